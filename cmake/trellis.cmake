@@ -1,0 +1,52 @@
+# trellis_module(NAME SRCS ... DEPS ... PRIVATE_DEPS ... TESTS ... LABELS ...)
+#
+# Declares library trellis_NAME with the alias trellis::NAME, rooted include paths, and one
+# GoogleTest executable per file in TESTS, registered with ctest under LABELS (default: unit).
+# Header-only modules pass no SRCS and become INTERFACE libraries.
+set(TRELLIS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+    -Wno-missing-field-initializers)
+
+function(trellis_compile_options target)
+  target_compile_options(${target} PRIVATE ${TRELLIS_WARNINGS})
+  if(TRELLIS_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+function(trellis_module NAME)
+  cmake_parse_arguments(M "" "" "SRCS;DEPS;PRIVATE_DEPS;TESTS;LABELS;TEST_DEPS" ${ARGN})
+  set(lib trellis_${NAME})
+  if(M_SRCS)
+    add_library(${lib} STATIC ${M_SRCS})
+    target_include_directories(${lib} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${lib} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+    trellis_compile_options(${lib})
+  else()
+    add_library(${lib} INTERFACE)
+    target_include_directories(${lib} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${lib} INTERFACE ${M_DEPS})
+  endif()
+  add_library(trellis::${NAME} ALIAS ${lib})
+
+  if(NOT M_LABELS)
+    set(M_LABELS unit)
+  endif()
+  if(TRELLIS_TESTS AND M_TESTS)
+    foreach(test_src IN LISTS M_TESTS)
+      get_filename_component(test_name ${test_src} NAME_WE)
+      add_executable(${test_name} ${test_src})
+      target_link_libraries(${test_name} PRIVATE ${lib} ${M_TEST_DEPS} GTest::gtest GTest::gmock
+                                                 GTest::gtest_main)
+      trellis_compile_options(${test_name})
+      add_test(NAME ${test_name} COMMAND ${test_name})
+      set_tests_properties(${test_name} PROPERTIES LABELS "${M_LABELS}" TIMEOUT 300)
+    endforeach()
+  endif()
+endfunction()
+
+if(TRELLIS_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

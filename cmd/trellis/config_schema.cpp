@@ -1,0 +1,127 @@
+#include "cmd/trellis/config_schema.hpp"
+
+namespace trellis::cmd {
+
+using platform::core::config::Config;
+using platform::core::config::Kind;
+using platform::core::config::KeySpec;
+using platform::core::config::Schema;
+
+namespace {
+
+constexpr std::int64_t kMaxPort = 65535;
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::int64_t kOneGiB = 1LL << 30;
+constexpr std::int64_t kOneDayMs = 24LL * 3600 * 1000;
+
+KeySpec Int(std::string key, std::int64_t def, std::int64_t min, std::int64_t max,
+            std::string doc) {
+  return {.key = std::move(key), .kind = Kind::kInt, .default_value = std::to_string(def),
+          .doc = std::move(doc), .min = min, .max = max, .allowed = {}};
+}
+
+KeySpec Bool(std::string key, bool def, std::string doc) {
+  return {.key = std::move(key), .kind = Kind::kBool, .default_value = def ? "true" : "false",
+          .doc = std::move(doc)};
+}
+
+KeySpec Str(std::string key, std::string def, std::string doc) {
+  return {.key = std::move(key), .kind = Kind::kString, .default_value = std::move(def),
+          .doc = std::move(doc)};
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownRoles() {
+  // Roles arrive with the services that fill them (identity, work, notify, audit, jobs).
+  static const std::vector<std::string> roles = {"all", "gateway"};
+  return roles;
+}
+
+const Schema& ConfigSchema() {
+  static const Schema schema = [] {
+    Schema s;
+    s.Add(Str("http.address", "127.0.0.1", "Address the HTTP server listens on."));
+    s.Add(Int("http.port", 8080, 0, kMaxPort, "TCP port; 0 picks a free one."));
+    s.Add(Int("http.threads", 0, 0, kMaxThreads, "Event-loop threads; 0 means one per core."));
+    s.Add(Bool("http.reuse_port", true,
+               "One SO_REUSEPORT listener per event loop, so several processes may share the "
+               "port. When false, one listener hands connections to the loops in turn."));
+    s.Add(Int("http.listen_backlog", 4096, 1, 65535, "Pending-connection queue length."));
+    s.Add(Int("http.max_header_bytes", 16384, 1024, 1 << 20,
+              "Largest request line plus headers; larger gets 431."));
+    s.Add(Int("http.max_body_bytes", 1 << 20, 0, kOneGiB,
+              "Largest request body; larger gets 413."));
+    s.Add(Int("http.max_url_bytes", 8192, 64, 1 << 20,
+              "Longest request target; longer gets 414."));
+    s.Add(Int("http.request_timeout_ms", 10000, 100, kOneDayMs,
+              "A request must arrive whole within this time of its first byte, else 408 and "
+              "the connection is closed."));
+    s.Add(Int("http.idle_timeout_ms", 60000, 100, kOneDayMs,
+              "A keep-alive connection with no request for this long is closed."));
+    s.Add(Int("http.write_timeout_ms", 10000, 100, kOneDayMs,
+              "A response (or event-stream) write that does not finish in this time closes "
+              "the connection."));
+    s.Add(Int("http.request_deadline_ms", 30000, 10, kOneDayMs,
+              "Budget for handling one request; outbound calls get what remains of it."));
+    s.Add(Int("http.max_connections", 10000, 1, 10'000'000,
+              "Open connections per process; beyond it new connections get 503 with "
+              "Retry-After and are closed. Keep below the process's file limit."));
+    s.Add(Int("http.overload_retry_after_s", 1, 0, 3600,
+              "Retry-After sent with the over-capacity 503."));
+    s.Add(Int("http.sse.heartbeat_ms", 15000, 100, kOneDayMs,
+              "Idle event streams get a comment line this often."));
+    s.Add(Int("http.sse.max_buffer_bytes", 262144, 1024, kOneGiB,
+              "Events queued for one stream beyond this drop the stream (slow consumer)."));
+    s.Add({.key = "http.cors.allowed_origins", .kind = Kind::kStringList, .default_value = "",
+           .doc = "Origins allowed to call the API from a browser (exact, or *). Empty: CORS "
+                  "off."});
+    s.Add(Int("http.cors.max_age_s", 600, 0, 86400, "How long browsers may cache a preflight."));
+    s.Add(Bool("http.bench_routes", false,
+               "Serve /bench/plaintext and /bench/json (fixed bodies) for `make bench`."));
+    s.Add(Int("shutdown.drain_delay_ms", 0, 0, 600000,
+              "After SIGTERM, keep accepting (with /readyz 503) this long so load balancers "
+              "stop routing here first."));
+    s.Add(Int("shutdown.timeout_ms", 25000, 0, 600000,
+              "After the drain delay, in-flight requests get this long to finish before "
+              "connections are closed."));
+    s.Add({.key = "log.level", .kind = Kind::kEnum, .default_value = "info",
+           .doc = "Least severe level logged.", .allowed = {"debug", "info", "warn", "error"}});
+    s.Add(Bool("log.access", true, "One JSON line per request."));
+    s.Add({.key = "metrics.token", .kind = Kind::kSecret, .default_value = "",
+           .doc = "When set, /metrics requires `Authorization: Bearer <token>`. Re-read from "
+                  "its file on SIGHUP."});
+    s.Add(Str("data_dir", "./data", "Where the embedded shape keeps its files."));
+    s.Add({.key = "roles", .kind = Kind::kStringList, .default_value = "all",
+           .doc = "What this process serves; `--role` overrides. Known: all, gateway."});
+    return s;
+  }();
+  return schema;
+}
+
+platform::http::ServerSettings HttpSettings(const Config& c) {
+  using std::chrono::milliseconds;
+  platform::http::ServerSettings s;
+  s.address = c.String("http.address");
+  s.port = static_cast<std::uint16_t>(c.Int("http.port"));
+  s.threads = static_cast<int>(c.Int("http.threads"));
+  s.reuse_port = c.Bool("http.reuse_port");
+  s.listen_backlog = static_cast<int>(c.Int("http.listen_backlog"));
+  s.limits.max_header_bytes = static_cast<std::size_t>(c.Int("http.max_header_bytes"));
+  s.limits.max_body_bytes = static_cast<std::size_t>(c.Int("http.max_body_bytes"));
+  s.limits.max_url_bytes = static_cast<std::size_t>(c.Int("http.max_url_bytes"));
+  s.request_timeout = milliseconds(c.Int("http.request_timeout_ms"));
+  s.idle_timeout = milliseconds(c.Int("http.idle_timeout_ms"));
+  s.write_timeout = milliseconds(c.Int("http.write_timeout_ms"));
+  s.request_deadline = milliseconds(c.Int("http.request_deadline_ms"));
+  s.max_connections = static_cast<std::size_t>(c.Int("http.max_connections"));
+  s.overload_retry_after_seconds = static_cast<int>(c.Int("http.overload_retry_after_s"));
+  s.sse_heartbeat = milliseconds(c.Int("http.sse.heartbeat_ms"));
+  s.sse_max_buffer_bytes = static_cast<std::size_t>(c.Int("http.sse.max_buffer_bytes"));
+  s.drain_delay = milliseconds(c.Int("shutdown.drain_delay_ms"));
+  s.shutdown_timeout = milliseconds(c.Int("shutdown.timeout_ms"));
+  s.access_log = c.Bool("log.access");
+  return s;
+}
+
+}  // namespace trellis::cmd

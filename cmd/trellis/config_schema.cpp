@@ -3,8 +3,8 @@
 namespace trellis::cmd {
 
 using platform::core::config::Config;
-using platform::core::config::Kind;
 using platform::core::config::KeySpec;
+using platform::core::config::Kind;
 using platform::core::config::Schema;
 
 namespace {
@@ -16,17 +16,26 @@ constexpr std::int64_t kOneDayMs = 24LL * 3600 * 1000;
 
 KeySpec Int(std::string key, std::int64_t def, std::int64_t min, std::int64_t max,
             std::string doc) {
-  return {.key = std::move(key), .kind = Kind::kInt, .default_value = std::to_string(def),
-          .doc = std::move(doc), .min = min, .max = max, .allowed = {}};
+  return {.key = std::move(key),
+          .kind = Kind::kInt,
+          .default_value = std::to_string(def),
+          .doc = std::move(doc),
+          .min = min,
+          .max = max,
+          .allowed = {}};
 }
 
 KeySpec Bool(std::string key, bool def, std::string doc) {
-  return {.key = std::move(key), .kind = Kind::kBool, .default_value = def ? "true" : "false",
+  return {.key = std::move(key),
+          .kind = Kind::kBool,
+          .default_value = def ? "true" : "false",
           .doc = std::move(doc)};
 }
 
 KeySpec Str(std::string key, std::string def, std::string doc) {
-  return {.key = std::move(key), .kind = Kind::kString, .default_value = std::move(def),
+  return {.key = std::move(key),
+          .kind = Kind::kString,
+          .default_value = std::move(def),
           .doc = std::move(doc)};
 }
 
@@ -50,10 +59,9 @@ const Schema& ConfigSchema() {
     s.Add(Int("http.listen_backlog", 4096, 1, 65535, "Pending-connection queue length."));
     s.Add(Int("http.max_header_bytes", 16384, 1024, 1 << 20,
               "Largest request line plus headers; larger gets 431."));
-    s.Add(Int("http.max_body_bytes", 1 << 20, 0, kOneGiB,
-              "Largest request body; larger gets 413."));
-    s.Add(Int("http.max_url_bytes", 8192, 64, 1 << 20,
-              "Longest request target; longer gets 414."));
+    s.Add(
+        Int("http.max_body_bytes", 1 << 20, 0, kOneGiB, "Largest request body; larger gets 413."));
+    s.Add(Int("http.max_url_bytes", 8192, 64, 1 << 20, "Longest request target; longer gets 414."));
     s.Add(Int("http.request_timeout_ms", 10000, 100, kOneDayMs,
               "A request must arrive whole within this time of its first byte, else 408 and "
               "the connection is closed."));
@@ -73,7 +81,9 @@ const Schema& ConfigSchema() {
               "Idle event streams get a comment line this often."));
     s.Add(Int("http.sse.max_buffer_bytes", 262144, 1024, kOneGiB,
               "Events queued for one stream beyond this drop the stream (slow consumer)."));
-    s.Add({.key = "http.cors.allowed_origins", .kind = Kind::kStringList, .default_value = "",
+    s.Add({.key = "http.cors.allowed_origins",
+           .kind = Kind::kStringList,
+           .default_value = "",
            .doc = "Origins allowed to call the API from a browser (exact, or *). Empty: CORS "
                   "off."});
     s.Add(Int("http.cors.max_age_s", 600, 0, 86400, "How long browsers may cache a preflight."));
@@ -85,14 +95,21 @@ const Schema& ConfigSchema() {
     s.Add(Int("shutdown.timeout_ms", 25000, 0, 600000,
               "After the drain delay, in-flight requests get this long to finish before "
               "connections are closed."));
-    s.Add({.key = "log.level", .kind = Kind::kEnum, .default_value = "info",
-           .doc = "Least severe level logged.", .allowed = {"debug", "info", "warn", "error"}});
+    s.Add({.key = "log.level",
+           .kind = Kind::kEnum,
+           .default_value = "info",
+           .doc = "Least severe level logged.",
+           .allowed = {"debug", "info", "warn", "error"}});
     s.Add(Bool("log.access", true, "One JSON line per request."));
-    s.Add({.key = "metrics.token", .kind = Kind::kSecret, .default_value = "",
+    s.Add({.key = "metrics.token",
+           .kind = Kind::kSecret,
+           .default_value = "",
            .doc = "When set, /metrics requires `Authorization: Bearer <token>`. Re-read from "
                   "its file on SIGHUP."});
     s.Add(Str("data_dir", "./data", "Where the embedded shape keeps its files."));
-    s.Add({.key = "roles", .kind = Kind::kStringList, .default_value = "all",
+    s.Add({.key = "roles",
+           .kind = Kind::kStringList,
+           .default_value = "all",
            .doc = "What this process serves; `--role` overrides. Known: all, gateway."});
     return s;
   }();

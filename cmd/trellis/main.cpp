@@ -97,15 +97,15 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
 
   trellis::gateway::Health health;
   http::Router router;
-  trellis::gateway::AddPlatformRoutes(
-      router, registry, health,
-      {.bench_routes = cfg->Bool("http.bench_routes"), .metrics_token = cfg->SecretOf("metrics.token")});
+  trellis::gateway::AddPlatformRoutes(router, registry, health,
+                                      {.bench_routes = cfg->Bool("http.bench_routes"),
+                                       .metrics_token = cfg->SecretOf("metrics.token")});
 
   http::MiddlewareChain chain;
   if (const auto& origins = cfg->List("http.cors.allowed_origins"); !origins.empty()) {
-    chain.push_back(std::make_shared<http::CorsMiddleware>(http::CorsSettings{
-        .allowed_origins = origins,
-        .max_age_seconds = static_cast<int>(cfg->Int("http.cors.max_age_s"))}));
+    chain.push_back(std::make_shared<http::CorsMiddleware>(
+        http::CorsSettings{.allowed_origins = origins,
+                           .max_age_seconds = static_cast<int>(cfg->Int("http.cors.max_age_s"))}));
   }
 
   http::Server server(trellis::cmd::HttpSettings(*cfg), router, std::move(chain), registry, clock,

@@ -37,12 +37,12 @@ class ManualClock final : public Clock {
  public:
   // Clock
   [[nodiscard]] WallTime Now() const override {
-    return WallTime(std::chrono::duration_cast<WallTime::duration>(
-        std::chrono::nanoseconds(wall_ns_.load())));
+    return WallTime(
+        std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(wall_ns_.load())));
   }
   [[nodiscard]] MonoTime Monotonic() const override {
-    return MonoTime(std::chrono::duration_cast<MonoTime::duration>(
-        std::chrono::nanoseconds(mono_ns_.load())));
+    return MonoTime(
+        std::chrono::duration_cast<MonoTime::duration>(std::chrono::nanoseconds(mono_ns_.load())));
   }
 
   void Advance(std::chrono::nanoseconds d) {

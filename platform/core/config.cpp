@@ -190,8 +190,8 @@ std::string Schema::MarkdownReference() const {
     if (def.empty()) def = "(empty)";
     std::string env = "`" + EnvName(k.key) + "`";
     if (k.kind == Kind::kSecret) env += "<br>`" + EnvName(k.key) + "_FILE`";
-    out += "| `" + k.key + "` | " + env + " | " + KindName(k) + " | `" + def + "` | " +
-           Allowed(k) + " | " + k.doc + " |\n";
+    out += "| `" + k.key + "` | " + env + " | " + KindName(k) + " | `" + def + "` | " + Allowed(k) +
+           " | " + k.doc + " |\n";
   }
   return out;
 }
@@ -239,7 +239,8 @@ Result<Config> Config::Load(const Schema& schema, const std::optional<std::strin
     Entry e;
     e.spec = spec;
     e.source = "default";
-    e.value = spec.kind == Kind::kSecret ? Value(std::string()) : *ParseText(spec, spec.default_value);
+    e.value =
+        spec.kind == Kind::kSecret ? Value(std::string()) : *ParseText(spec, spec.default_value);
     config.entries_.emplace(spec.key, std::move(e));
   }
 
@@ -270,18 +271,18 @@ Result<Config> Config::Load(const Schema& schema, const std::optional<std::strin
     } catch (const YAML::BadFile&) {
       return Fail(ErrorCode::kInvalidArgument, "config: cannot read file " + *yaml_path);
     } catch (const YAML::Exception& ex) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "config: " + *yaml_path + ": invalid YAML at line " +
-                      std::to_string(ex.mark.line + 1) + ": " + ex.msg);
+      return Fail(ErrorCode::kInvalidArgument, "config: " + *yaml_path + ": invalid YAML at line " +
+                                                   std::to_string(ex.mark.line + 1) + ": " +
+                                                   ex.msg);
     }
     if (!root.IsNull() && !root.IsMap()) {
-      return Fail(ErrorCode::kInvalidArgument, "config: " + *yaml_path + ": top level must be a mapping");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "config: " + *yaml_path + ": top level must be a mapping");
     }
     std::vector<std::pair<std::string, YAML::Node>> leaves;
     if (root.IsMap()) Flatten(root, "", leaves, errors, *yaml_path);
     for (const auto& [key, node] : leaves) {
-      const std::string source =
-          "file " + *yaml_path + ":" + std::to_string(node.Mark().line + 1);
+      const std::string source = "file " + *yaml_path + ":" + std::to_string(node.Mark().line + 1);
       if (auto secret = secret_for_file_key(key); !secret.empty()) {
         if (!node.IsScalar()) {
           errors.push_back(key + ": from " + source + " must be a file path");
@@ -297,8 +298,8 @@ Result<Config> Config::Load(const Schema& schema, const std::optional<std::strin
       }
       if (node.IsSequence()) {
         if (it->second.spec.kind != Kind::kStringList) {
-          errors.push_back(key + ": value from " + source + " is a list; allowed: " +
-                           Allowed(it->second.spec));
+          errors.push_back(key + ": value from " + source +
+                           " is a list; allowed: " + Allowed(it->second.spec));
           continue;
         }
         std::vector<std::string> items;
@@ -367,7 +368,9 @@ const Config::Entry& Config::At(std::string_view key) const {
   return it->second;
 }
 
-std::int64_t Config::Int(std::string_view key) const { return std::get<std::int64_t>(At(key).value); }
+std::int64_t Config::Int(std::string_view key) const {
+  return std::get<std::int64_t>(At(key).value);
+}
 bool Config::Bool(std::string_view key) const { return std::get<bool>(At(key).value); }
 const std::string& Config::String(std::string_view key) const {
   return std::get<std::string>(At(key).value);

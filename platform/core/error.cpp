@@ -20,8 +20,7 @@ constexpr CodeInfo Info(ErrorCode code) {
     case ErrorCode::kUnauthenticated: return {401, 16, "unauthenticated", "Unauthorized"};
     case ErrorCode::kPermissionDenied: return {403, 7, "forbidden", "Forbidden"};
     case ErrorCode::kNotFound: return {404, 5, "not-found", "Not Found"};
-    case ErrorCode::kMethodNotAllowed:
-      return {405, 12, "method-not-allowed", "Method Not Allowed"};
+    case ErrorCode::kMethodNotAllowed: return {405, 12, "method-not-allowed", "Method Not Allowed"};
     case ErrorCode::kRequestTimeout: return {408, 4, "request-timeout", "Request Timeout"};
     case ErrorCode::kAlreadyExists: return {409, 6, "already-exists", "Conflict"};
     case ErrorCode::kAborted: return {409, 10, "conflict", "Conflict"};
@@ -34,8 +33,7 @@ constexpr CodeInfo Info(ErrorCode code) {
     case ErrorCode::kValidation: return {422, 3, "validation", "Unprocessable Content"};
     case ErrorCode::kPreconditionRequired:
       return {428, 9, "precondition-required", "Precondition Required"};
-    case ErrorCode::kResourceExhausted:
-      return {429, 8, "rate-limited", "Too Many Requests"};
+    case ErrorCode::kResourceExhausted: return {429, 8, "rate-limited", "Too Many Requests"};
     case ErrorCode::kHeadersTooLarge:
       return {431, 11, "headers-too-large", "Request Header Fields Too Large"};
     case ErrorCode::kInternal: return {500, 13, "internal", "Internal Server Error"};

@@ -17,26 +17,26 @@
 namespace trellis::platform::core {
 
 enum class ErrorCode {
-  kInvalidArgument,     // 400: malformed input
-  kUnauthenticated,     // 401
-  kPermissionDenied,    // 403
-  kNotFound,            // 404
-  kMethodNotAllowed,    // 405
-  kRequestTimeout,      // 408
-  kAlreadyExists,       // 409
-  kAborted,             // 409: concurrency conflict
-  kFailedPrecondition,  // 412
-  kPayloadTooLarge,     // 413
-  kUriTooLong,          // 414
-  kUnsupportedMedia,    // 415
-  kValidation,          // 422: well-formed but invalid, per-field errors
+  kInvalidArgument,       // 400: malformed input
+  kUnauthenticated,       // 401
+  kPermissionDenied,      // 403
+  kNotFound,              // 404
+  kMethodNotAllowed,      // 405
+  kRequestTimeout,        // 408
+  kAlreadyExists,         // 409
+  kAborted,               // 409: concurrency conflict
+  kFailedPrecondition,    // 412
+  kPayloadTooLarge,       // 413
+  kUriTooLong,            // 414
+  kUnsupportedMedia,      // 415
+  kValidation,            // 422: well-formed but invalid, per-field errors
   kPreconditionRequired,  // 428
-  kResourceExhausted,   // 429
-  kHeadersTooLarge,     // 431
-  kInternal,            // 500
-  kUnimplemented,       // 501
-  kUnavailable,         // 503
-  kDeadlineExceeded,    // 504
+  kResourceExhausted,     // 429
+  kHeadersTooLarge,       // 431
+  kInternal,              // 500
+  kUnimplemented,         // 501
+  kUnavailable,           // 503
+  kDeadlineExceeded,      // 504
 };
 
 // One invalid field of a request, addressed by a JSON pointer (RFC 6901).

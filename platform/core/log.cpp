@@ -1,7 +1,5 @@
 #include "platform/core/log.hpp"
 
-#include "platform/core/clock.hpp"
-
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "platform/core/clock.hpp"
 
 namespace trellis::platform::core {
 
@@ -42,7 +42,8 @@ std::string_view LevelName(LogLevel l) {
 std::string Timestamp() {
   const auto now = SystemClock::Instance().Now();
   const auto secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];

@@ -53,8 +53,9 @@ struct CorsSettings {
   std::string allowed_headers =
       "authorization, content-type, if-match, if-none-match, idempotency-key, x-request-id, "
       "traceparent";
-  std::string exposed_headers = "etag, x-request-id, retry-after, ratelimit-limit, "
-                                "ratelimit-remaining, ratelimit-reset, location";
+  std::string exposed_headers =
+      "etag, x-request-id, retry-after, ratelimit-limit, "
+      "ratelimit-remaining, ratelimit-reset, location";
   int max_age_seconds = 600;
 };
 

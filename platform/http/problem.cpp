@@ -4,8 +4,7 @@
 
 namespace trellis::platform::http {
 
-Response Problem(const core::Error& error, std::string_view instance,
-                 std::string_view request_id) {
+Response Problem(const core::Error& error, std::string_view instance, std::string_view request_id) {
   const int status = core::HttpStatus(error.code);
   std::string body;
   body.reserve(256);

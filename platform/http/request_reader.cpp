@@ -28,15 +28,15 @@ void RequestReader::Reset() {
   p.eager(true);
   error_ = core::Error();
   scanned_ = 0;
+  header_consumed_ = 0;
   prev_cr_ = false;
+  prev_crlf_ = false;
   header_checked_ = false;
 }
 
 void RequestReader::Release() { impl_->parser.reset(); }
 
-bool RequestReader::HeaderDone() const {
-  return impl_->parser && impl_->parser->is_header_done();
-}
+bool RequestReader::HeaderDone() const { return impl_->parser && impl_->parser->is_header_done(); }
 
 bool RequestReader::ExpectsContinue() const {
   if (!HeaderDone() || impl_->parser->is_done()) return false;
@@ -52,13 +52,16 @@ RequestReader::Status RequestReader::Fail(ErrorCode code, std::string message) {
   return Status::kError;
 }
 
-// Beast accepts a bare LF inside a header line; RFC 9112 lets a server refuse it, and a
-// proxy in front of us may read the line differently, so we refuse it outright.
+// Beast accepts a bare LF inside a header line and unfolds obs-fold continuation lines;
+// RFC 9112 lets a server refuse both, and a proxy in front of us may read such lines
+// differently, so we refuse them outright.
 bool RequestReader::ScanLineEndings(std::string_view data) {
   for (; scanned_ < data.size(); ++scanned_) {
     const char c = data[scanned_];
     if (c == '\n' && !prev_cr_) return false;
     if (c == '\0') return false;
+    if (prev_crlf_ && (c == ' ' || c == '\t')) return false;  // obs-fold
+    prev_crlf_ = c == '\n';
     prev_cr_ = c == '\r';
     if (c == '\n' && scanned_ >= 3 && data.substr(scanned_ - 3, 4) == "\r\n\r\n") {
       ++scanned_;
@@ -72,8 +75,8 @@ bool RequestReader::CheckHeader() {
   const auto& msg = impl_->parser->get();
   const auto target = msg.target();
   if (target.size() > limits_.max_url_bytes) {
-    Fail(ErrorCode::kUriTooLong, "the request target is longer than " +
-                                     std::to_string(limits_.max_url_bytes) + " bytes");
+    Fail(ErrorCode::kUriTooLong,
+         "the request target is longer than " + std::to_string(limits_.max_url_bytes) + " bytes");
     return false;
   }
   const bool asterisk = target == "*" && msg.method() == beast::http::verb::options;
@@ -84,6 +87,14 @@ bool RequestReader::CheckHeader() {
   if (msg.count(beast::http::field::content_length) > 1) {
     Fail(ErrorCode::kInvalidArgument, "more than one Content-Length header");
     return false;
+  }
+  if (const auto it = msg.find(beast::http::field::content_length); it != msg.end()) {
+    // Beast accepts the list form "3, 3"; a lone decimal number is all we take.
+    const auto v = it->value();
+    if (v.empty() || v.find_first_not_of("0123456789") != beast::string_view::npos) {
+      Fail(ErrorCode::kInvalidArgument, "Content-Length must be one decimal number");
+      return false;
+    }
   }
   const auto te_count = msg.count(beast::http::field::transfer_encoding);
   if (te_count > 0) {
@@ -125,9 +136,10 @@ RequestReader::Status RequestReader::Feed(std::string_view data, std::size_t& co
       continue;
     }
     if (ec == beast::http::error::header_limit) {
-      // A request line alone over the URL limit deserves 414, not 431.
+      // A request line alone over the URL limit deserves 414, not 431. Once Beast has
+      // consumed the request line, the buffer starts with header fields instead.
       const auto eol = data.find("\r\n");
-      if (eol == std::string_view::npos || eol > limits_.max_url_bytes) {
+      if (header_consumed_ == 0 && (eol == std::string_view::npos || eol > limits_.max_url_bytes)) {
         return Fail(ErrorCode::kUriTooLong, "the request target is longer than " +
                                                 std::to_string(limits_.max_url_bytes) + " bytes");
       }
@@ -136,9 +148,9 @@ RequestReader::Status RequestReader::Feed(std::string_view data, std::size_t& co
                                                    " bytes");
     }
     if (ec == beast::http::error::body_limit) {
-      return Fail(ErrorCode::kPayloadTooLarge, "the request body is larger than " +
-                                                   std::to_string(limits_.max_body_bytes) +
-                                                   " bytes");
+      return Fail(
+          ErrorCode::kPayloadTooLarge,
+          "the request body is larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
     }
     if (ec) return Fail(ErrorCode::kInvalidArgument, "malformed request: " + ec.message());
     if (p.is_header_done() && !header_checked_) {
@@ -150,6 +162,12 @@ RequestReader::Status RequestReader::Feed(std::string_view data, std::size_t& co
   if (p.is_header_done() && !header_checked_) {
     header_checked_ = true;
     if (!CheckHeader()) return Status::kError;
+  }
+  if (!p.is_header_done()) {
+    // Beast consumes the request line before the fields arrive: keep the scan position
+    // relative to what the caller will pass next time.
+    scanned_ -= consumed;
+    header_consumed_ += consumed;
   }
   return p.is_done() ? Status::kDone : Status::kNeedMore;
 }
@@ -169,8 +187,8 @@ void RequestReader::Fill(Request& req) {
   for (const auto& field : msg) {
     const auto name = field.name_string();
     const auto value = field.value();
-    req.headers.push_back(
-        Header{std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size())});
+    req.headers.push_back(Header{std::string_view(name.data(), name.size()),
+                                 std::string_view(value.data(), value.size())});
   }
   req.body = std::move(msg.body());
 }

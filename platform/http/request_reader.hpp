@@ -60,8 +60,10 @@ class RequestReader {
   std::unique_ptr<Impl> impl_;
   ParseLimits limits_;
   core::Error error_;
-  std::size_t scanned_ = 0;  // bytes of the pending header already checked for bare LF
+  std::size_t scanned_ = 0;          // bytes of the pending header already checked for bare LF
+  std::size_t header_consumed_ = 0;  // header bytes Beast took before the header completed
   bool prev_cr_ = false;
+  bool prev_crlf_ = false;
   bool header_checked_ = false;
 };
 

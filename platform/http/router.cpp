@@ -103,7 +103,8 @@ Router::Match Router::Find(
   m.path_matched = true;
   m.pattern = node->pattern;
   int id = node->routes[static_cast<std::size_t>(method)];
-  if (id == -1 && method == Method::kHead) id = node->routes[static_cast<std::size_t>(Method::kGet)];
+  if (id == -1 && method == Method::kHead)
+    id = node->routes[static_cast<std::size_t>(Method::kGet)];
   if (id != -1) {
     m.handler = &handlers_[static_cast<std::size_t>(id)];
     m.route_id = id;

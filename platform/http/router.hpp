@@ -49,8 +49,9 @@ class Router {
     bool path_matched = false;
     std::string allow;  // when the path matched: the methods it has ("GET, HEAD, POST")
   };
-  [[nodiscard]] Match Find(Method method, std::string_view path,
-                           std::vector<std::pair<std::string_view, std::string_view>>& params) const;
+  [[nodiscard]] Match Find(
+      Method method, std::string_view path,
+      std::vector<std::pair<std::string_view, std::string_view>>& params) const;
 
   [[nodiscard]] const std::vector<RouteInfo>& Routes() const { return routes_; }
 

@@ -32,11 +32,11 @@ struct ServerSettings {
   bool reuse_port = true;
   int listen_backlog = 4096;
   ParseLimits limits;
-  std::chrono::milliseconds request_timeout{10'000};  // whole request must arrive within
-  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection with no request
-  std::chrono::milliseconds write_timeout{10'000};    // a response write must finish within
+  std::chrono::milliseconds request_timeout{10'000};   // whole request must arrive within
+  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive connection with no request
+  std::chrono::milliseconds write_timeout{10'000};     // a response write must finish within
   std::chrono::milliseconds request_deadline{30'000};  // budget for handling one request
-  std::size_t max_connections = 10'000;               // per process
+  std::size_t max_connections = 10'000;                // per process
   int overload_retry_after_seconds = 1;
   std::chrono::milliseconds sse_heartbeat{15'000};
   std::size_t sse_max_buffer_bytes = 256 * 1024;

@@ -40,11 +40,11 @@ class SseChannel {
 
  private:
   mutable std::mutex mu_;
-  std::string queue_;                  // guarded by mu_
+  std::string queue_;                    // guarded by mu_
   std::size_t max_ = kDefaultMaxBuffer;  // guarded by mu_
-  bool closed_ = false;                // guarded by mu_
-  bool overflow_ = false;              // guarded by mu_
-  std::function<void()> wake_;         // guarded by mu_
+  bool closed_ = false;                  // guarded by mu_
+  bool overflow_ = false;                // guarded by mu_
+  std::function<void()> wake_;           // guarded by mu_
 };
 
 // Formats one event in the text/event-stream format, splitting data on newlines.

@@ -109,7 +109,8 @@ std::string_view HttpDate(const core::Clock& clock) {
   thread_local std::int64_t cached_second = -1;
   thread_local char buf[32];
   const auto now = clock.Now();
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (secs != cached_second) {
     cached_second = secs;
     const std::time_t t = static_cast<std::time_t>(secs);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -66,8 +67,7 @@ std::vector<double> LatencyBuckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-Registry::Family& Registry::FamilyFor(const std::string& name, const std::string& help,
-                                      Type type) {
+Registry::Family& Registry::FamilyFor(const std::string& name, const std::string& help, Type type) {
   for (auto& f : families_) {
     if (f->name == name) {
       if (f->type != type) throw std::logic_error("metric type mismatch: " + name);
@@ -92,12 +92,12 @@ Gauge& Registry::AddGauge(const std::string& name, const std::string& help, Labe
   return *f.series.back().gauge;
 }
 
-Histogram& Registry::AddHistogram(const std::string& name, const std::string& help,
-                                  Labels labels, std::vector<double> bounds) {
+Histogram& Registry::AddHistogram(const std::string& name, const std::string& help, Labels labels,
+                                  std::vector<double> bounds) {
   std::lock_guard lock(mu_);
   auto& f = FamilyFor(name, help, Type::kHistogram);
-  f.series.push_back(Series{std::move(labels), nullptr, nullptr,
-                            std::make_unique<Histogram>(std::move(bounds)), {}});
+  f.series.push_back(Series{
+      std::move(labels), nullptr, nullptr, std::make_unique<Histogram>(std::move(bounds)), {}});
   return *f.series.back().histogram;
 }
 
@@ -151,8 +151,9 @@ std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  // Shortest text that reads back as the same double: "0.1", not "0.10000000000000001".
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
 }
 
 }  // namespace
@@ -165,7 +166,9 @@ std::string Registry::Render() const {
   for (const auto& f : families_) {
     out += "# HELP " + f->name + " " + f->help + "\n";
     out += "# TYPE " + f->name + " " +
-           (f->type == Type::kCounter ? "counter" : f->type == Type::kGauge ? "gauge" : "histogram") +
+           (f->type == Type::kCounter ? "counter"
+            : f->type == Type::kGauge ? "gauge"
+                                      : "histogram") +
            "\n";
     for (const auto& s : f->series) {
       if (s.counter) {

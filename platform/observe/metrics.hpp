@@ -30,9 +30,7 @@ inline constexpr std::size_t kMetricShards = 8;
 
 class Counter {
  public:
-  void Inc(std::uint64_t n = 1) {
-    cells_[ShardIndex()].v.fetch_add(n, std::memory_order_relaxed);
-  }
+  void Inc(std::uint64_t n = 1) { cells_[ShardIndex()].v.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t Value() const;
 
  private:

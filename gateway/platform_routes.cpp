@@ -79,7 +79,7 @@ const std::string& BenchJsonBody() {
 }
 
 void AddPlatformRoutes(http::Router& router, platform::observe::Registry& registry,
-                       const Health& health, PlatformRoutesSettings settings) {
+                       const Health& health, const PlatformRoutesSettings& settings) {
   router.Add(http::Method::kGet, "/healthz", [](http::Request&) -> asio::awaitable<http::Response> {
     co_return http::Response::Json(200, R"({"status":"alive"})").With("Cache-Control", "no-store");
   });

@@ -41,7 +41,7 @@ struct PlatformRoutesSettings {
 };
 
 void AddPlatformRoutes(platform::http::Router& router, platform::observe::Registry& registry,
-                       const Health& health, PlatformRoutesSettings settings);
+                       const Health& health, const PlatformRoutesSettings& settings);
 
 // The bodies /bench/plaintext and /bench/json answer with (the nginx peer serves the same).
 [[nodiscard]] const std::string& BenchPlaintextBody();

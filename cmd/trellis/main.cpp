@@ -73,7 +73,7 @@ core::Result<config::Config> LoadConfig(const std::string& flag,
                        " is not allowed; allowed: all, gateway");
     }
   }
-  if (roles.empty()) errors.push_back("roles: empty; allowed: all, gateway");
+  if (roles.empty()) errors.emplace_back("roles: empty; allowed: all, gateway");
   if (!errors.empty()) {
     std::string message = "invalid configuration:";
     for (const auto& e : errors) message += "\n  " + e;
@@ -149,7 +149,7 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
   server.Wait();
   signal_ctx.stop();
   signal_thread.join();
-  LogLine(LogLevel::kInfo, "trellis stopped");
+  core::Log(LogLevel::kInfo, "trellis stopped");
   return 0;
 }
 

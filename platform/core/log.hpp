@@ -44,6 +44,9 @@ class LogLine {
   std::string text_;
 };
 
+// A line with only a message.
+inline void Log(LogLevel level, std::string_view message) { LogLine line(level, message); }
+
 // Appends `s` as a JSON string literal (with quotes) to `out`.
 void AppendJsonString(std::string& out, std::string_view s);
 

@@ -161,7 +161,7 @@ std::string FormatDouble(double v) {
 std::string Registry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  out.reserve(16 * 1024);
+  out.reserve(std::size_t{16} * 1024);
   std::vector<std::uint64_t> cumulative;
   for (const auto& f : families_) {
     out += "# HELP " + f->name + " " + f->help + "\n";

@@ -37,7 +37,7 @@ namespace {
 // queue update (and often a timerfd syscall) on every read and write.
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 // Read granularity: one socket read asks for at most this much.
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 // How long a refused (overload) connection is drained before it is closed, so that the
 // client reads the 503 instead of a reset.
 constexpr auto kRefusedLinger = std::chrono::milliseconds(500);
@@ -79,7 +79,8 @@ struct Connection {
   tcp::socket socket;
   Phase phase = Phase::kIdle;
   Mono deadline = kNever;
-  bool expired = false;  // the sweeper cancelled an operation because its deadline passed
+  bool expired = false;         // the sweeper cancelled an operation because its deadline passed
+  std::uint64_t responses = 0;  // written so far; 0 while the first request is awaited
   std::shared_ptr<SseWake> sse;
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -109,32 +110,31 @@ struct Server::Impl {
 
   Impl(ServerSettings s, const Router& r, MiddlewareChain c, observe::Registry& reg,
        const core::Clock& clk, core::IdGenerator& id)
-      : settings(std::move(s)), router(r), chain(std::move(c)), registry(reg), clock(clk),
-        ids(id) {
+      : settings(std::move(s)), router(r), chain(std::move(c)), registry(reg), clock(clk), ids(id) {
     const int n = settings.threads > 0
                       ? settings.threads
                       : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
     for (int i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>());
     for (std::size_t i = 0; i < loops.size(); ++i) {
-      loops[i]->lag = &registry.AddGauge(
-          "trellis_event_loop_lag_seconds",
-          "How late the event loop ran its periodic timer, last interval.",
-          {{"loop", std::to_string(i)}});
+      loops[i]->lag =
+          &registry.AddGauge("trellis_event_loop_lag_seconds",
+                             "How late the event loop ran its periodic timer, last interval.",
+                             {{"loop", std::to_string(i)}});
     }
     for (const auto& route : router.Routes()) {
-      route_metrics.push_back(MakeRouteMetrics(std::string(MethodName(route.method)) + " " +
-                                               route.pattern));
+      route_metrics.push_back(
+          MakeRouteMetrics(std::string(MethodName(route.method)) + " " + route.pattern));
     }
     unmatched_metrics = MakeRouteMetrics("(unmatched)");
     unparsed_metrics = MakeRouteMetrics("(unparsed)");
     accepted = &registry.AddCounter("trellis_http_connections_accepted_total",
                                     "Connections accepted.", {});
-    refused = &registry.AddCounter("trellis_http_connections_refused_total",
-                                   "Connections refused with 503 because the process was full.",
-                                   {});
-    sse_dropped = &registry.AddCounter(
-        "trellis_http_sse_dropped_total",
-        "Event streams closed because the client did not keep up.", {});
+    refused =
+        &registry.AddCounter("trellis_http_connections_refused_total",
+                             "Connections refused with 503 because the process was full.", {});
+    sse_dropped =
+        &registry.AddCounter("trellis_http_sse_dropped_total",
+                             "Event streams closed because the client did not keep up.", {});
     registry.AddCallbackGauge("trellis_http_connections_open", "Open client connections.", {},
                               [this] { return static_cast<double>(open.load()); });
     registry.AddCallbackGauge("trellis_http_sse_streams", "Open event streams.", {},
@@ -209,9 +209,8 @@ struct Server::Impl {
       if (!ec) acc.bind(ep, ec);
       if (!ec) acc.listen(settings.listen_backlog, ec);
       if (ec) {
-        return core::Fail(ErrorCode::kUnavailable,
-                          "cannot listen on " + settings.address + ":" + std::to_string(port) +
-                              ": " + ec.message());
+        return core::Fail(ErrorCode::kUnavailable, "cannot listen on " + settings.address + ":" +
+                                                       std::to_string(port) + ": " + ec.message());
       }
       port = acc.local_endpoint().port();
     }
@@ -233,7 +232,8 @@ struct Server::Impl {
     asio::steady_timer backoff(loop.ctx);
     while (!loop.stopping) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await loop.acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await loop.acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || !loop.acceptor->is_open()) break;
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
@@ -280,7 +280,8 @@ struct Server::Impl {
   // Over the connection limit: say so at once and close, never leave the client hanging.
   void Refuse(Loop& loop, tcp::socket socket) {
     refused->Inc();
-    std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n";
+    std::string response =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n";
     response += "Retry-After: " + std::to_string(settings.overload_retry_after_seconds) + "\r\n";
     const std::string body = std::string("{\"type\":\"") + std::string(kProblemTypeBase) +
                              "overloaded\",\"title\":\"Service Unavailable\",\"status\":503," +
@@ -299,8 +300,11 @@ struct Server::Impl {
     lingering.fetch_add(1);
     asio::steady_timer timer(socket.get_executor());
     timer.expires_after(kRefusedLinger);
-    timer.async_wait([&socket](boost::system::error_code e) {
-      if (!e) socket.cancel(e);
+    // The timer's handler may already be queued when the read ends (cancel() cannot recall
+    // it), and then runs after this frame and its socket are gone: it checks `done` first.
+    auto done = std::make_shared<bool>(false);
+    timer.async_wait([&socket, done](boost::system::error_code e) {
+      if (!e && !*done) socket.cancel(e);
     });
     char scratch[1024];
     boost::system::error_code ec;
@@ -308,27 +312,31 @@ struct Server::Impl {
       co_await socket.async_read_some(asio::buffer(scratch),
                                       asio::redirect_error(asio::use_awaitable, ec));
     }
+    *done = true;
     timer.cancel();
     lingering.fetch_sub(1);
   }
 
   // --- sweep: deadlines, lag, drain ---
-  asio::awaitable<void> Sweep(Loop& loop) {
+  asio::awaitable<void> Sweep(Loop& loop) const {
     boost::system::error_code ec;
     while (true) {
       const Mono planned = Now() + kSweepInterval;
       loop.sweep.expires_after(kSweepInterval);
       co_await loop.sweep.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       const Mono now = Now();
-      loop.lag->Set(std::chrono::duration<double>(std::max(now - planned, Mono::duration::zero()))
-                        .count());
+      loop.lag->Set(
+          std::chrono::duration<double>(std::max(now - planned, Mono::duration::zero())).count());
       const bool drain = draining.load();
+      const bool accepting = !accepting_stopped.load();
       for (Connection* c = loop.head; c; c = c->next) {
-        if (drain && c->phase == Phase::kIdle) {
-          Expire(c);
-        } else if (drain && c->sse) {
+        // Draining closes idle keep-alive connections; a new one is left to send its request
+        // while we still accept (drain_delay).
+        const bool drain_idle =
+            drain && c->phase == Phase::kIdle && !(accepting && c->responses == 0);
+        if (drain && c->sse) {
           c->sse->timer.cancel();
-        } else if (c->deadline <= now && !c->expired) {
+        } else if (drain_idle || (c->deadline <= now && !c->expired)) {
           Expire(c);
         }
       }
@@ -360,7 +368,10 @@ struct Server::Impl {
     while (true) {
       // Idle: hold no buffers while waiting for the next request.
       if (buffer.size() == 0) {
-        if (draining.load()) break;
+        // While the listener is still open during a drain, a new connection gets its request
+        // answered (with Connection: close): that is how a load balancer's probe learns from
+        // /readyz that we are going away. A keep-alive connection is done.
+        if (draining.load() && (conn.responses > 0 || accepting_stopped.load())) break;
         conn.phase = Phase::kIdle;
         conn.deadline = Now() + settings.idle_timeout;
         reader.Release();
@@ -382,8 +393,8 @@ struct Server::Impl {
       while (true) {
         std::size_t used = 0;
         const auto data = buffer.cdata();
-        status = reader.Feed(std::string_view(static_cast<const char*>(data.data()), data.size()),
-                             used);
+        status =
+            reader.Feed(std::string_view(static_cast<const char*>(data.data()), data.size()), used);
         buffer.consume(used);
         if (status != RequestReader::Status::kNeedMore) break;
         if (!sent_continue && reader.ExpectsContinue()) {
@@ -413,9 +424,9 @@ struct Server::Impl {
 
       if (read_failed && conn.expired && conn.phase == Phase::kReading) {
         conn.expired = false;
-        co_await WriteError(conn, core::Error(ErrorCode::kRequestTimeout,
-                                              "the request did not arrive in time"),
-                            received, unparsed_metrics, remote);
+        co_await WriteError(
+            conn, core::Error(ErrorCode::kRequestTimeout, "the request did not arrive in time"),
+            received, unparsed_metrics, remote);
         break;
       }
       if (read_failed) break;
@@ -438,14 +449,19 @@ struct Server::Impl {
       req.ctx.trace = observe::TraceContext::FromHeader(req.HeaderValue("traceparent"));
 
       const auto match = router.Find(req.method, req.path, req.params);
-      RouteMetrics& metrics = match.handler ? route_metrics[static_cast<std::size_t>(match.route_id)]
-                                            : unmatched_metrics;
+      RouteMetrics& metrics = match.handler
+                                  ? route_metrics[static_cast<std::size_t>(match.route_id)]
+                                  : unmatched_metrics;
       req.ctx.route = match.handler ? match.pattern : std::string_view("(unmatched)");
       metrics.started->Inc();
       Response resp = co_await Dispatch(req, match);
       metrics.finished->Inc();
 
       const bool keep_alive = reader.KeepAlive() && !resp.close && !draining.load();
+      // HTTP/1.0 connections close by default: a 1.0 client keeps one open only if told so.
+      if (keep_alive && req.version < 11 && !resp.events) {
+        resp.headers.emplace_back("Connection", "keep-alive");
+      }
       head.clear();
       AppendResponseHead(head, resp,
                          HeadOptions{.request_id = req.ctx.request_id,
@@ -455,11 +471,12 @@ struct Server::Impl {
       conn.phase = Phase::kWriting;
       conn.deadline = Now() + settings.write_timeout;
       const bool send_body = req.method != Method::kHead && !resp.events;
-      std::array<asio::const_buffer, 2> out{asio::buffer(head),
-                                            asio::buffer(send_body ? std::string_view(resp.body)
-                                                                   : std::string_view())};
+      std::array<asio::const_buffer, 2> out{
+          asio::buffer(head),
+          asio::buffer(send_body ? std::string_view(resp.body) : std::string_view())};
       co_await asio::async_write(conn.socket, out, asio::redirect_error(asio::use_awaitable, ec));
       Record(metrics, req, resp.status, received, remote);
+      ++conn.responses;
       if (ec) break;
       if (resp.events) {
         co_await Stream(loop, conn, std::move(resp.events));
@@ -474,7 +491,7 @@ struct Server::Impl {
     conn.socket.close(ec);
   }
 
-  asio::awaitable<Response> Dispatch(Request& req, const Router::Match& match) {
+  asio::awaitable<Response> Dispatch(Request& req, const Router::Match& match) const {
     if (!match.handler) {
       if (match.path_matched && req.method == Method::kOptions && chain.empty()) {
         Response r;
@@ -491,9 +508,9 @@ struct Server::Impl {
             ok.headers.emplace_back("Allow", match.allow);
             co_return ok;
           }
-          Response p = Problem(core::Error(ErrorCode::kMethodNotAllowed,
-                                           "this resource supports " + match.allow),
-                               r.path, r.ctx.request_id);
+          Response p = Problem(
+              core::Error(ErrorCode::kMethodNotAllowed, "this resource supports " + match.allow),
+              r.path, r.ctx.request_id);
           p.headers.emplace_back("Allow", match.allow);
           co_return p;
         };
@@ -516,23 +533,28 @@ struct Server::Impl {
 
   asio::awaitable<void> WriteError(Connection& conn, const core::Error& error, Mono received,
                                    RouteMetrics& metrics, const std::string& remote) {
-    Response resp = Problem(error, {}, {});
+    // A refused request gets an id like any other, so the client can quote it and the
+    // access log line can be found.
+    Request req;
+    req.ctx.route = "(unparsed)";
+    req.ctx.request_id = ids.Next();
+    Response resp = Problem(error, {}, req.ctx.request_id);
     resp.close = true;
     std::string head;
-    AppendResponseHead(head, resp,
-                       HeadOptions{.date = HttpDate(clock), .keep_alive = false});
+    AppendResponseHead(
+        head, resp,
+        HeadOptions{
+            .request_id = req.ctx.request_id, .date = HttpDate(clock), .keep_alive = false});
     conn.phase = Phase::kWriting;
     conn.deadline = Now() + settings.write_timeout;
     boost::system::error_code ec;
     std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(resp.body)};
     co_await asio::async_write(conn.socket, out, asio::redirect_error(asio::use_awaitable, ec));
-    Request req;
-    req.ctx.route = "(unparsed)";
     Record(metrics, req, resp.status, received, remote);
   }
 
   void Record(RouteMetrics& m, const Request& req, int status, Mono received,
-              const std::string& remote) {
+              const std::string& remote) const {
     const double seconds = std::chrono::duration<double>(Now() - received).count();
     m.by_class[static_cast<std::size_t>(StatusClassIndex(status))]->Inc();
     m.latency->Observe(seconds);
@@ -586,7 +608,9 @@ struct Server::Impl {
       if (state == SseChannel::State::kData) {
         co_await WriteStream(conn, out, ec);
         if (ec) {
-          if (!channel->IsOpen()) sse_dropped->Inc();
+          // Overflow cancels the write; a client that stopped reading runs into the write
+          // timeout instead when nothing more is published. Both are a consumer left behind.
+          if (!channel->IsOpen() || ec == asio::error::timed_out) sse_dropped->Inc();
           break;
         }
         continue;
@@ -598,7 +622,10 @@ struct Server::Impl {
       if (!ec) {
         out = ": heartbeat\n\n";
         co_await WriteStream(conn, out, ec);
-        if (ec) break;
+        if (ec) {
+          if (ec == asio::error::timed_out) sse_dropped->Inc();
+          break;
+        }
       }
     }
     wake->conn = nullptr;
@@ -608,7 +635,7 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> WriteStream(Connection& conn, const std::string& data,
-                                    boost::system::error_code& ec) {
+                                    boost::system::error_code& ec) const {
     conn.phase = Phase::kWriting;
     conn.deadline = Now() + settings.write_timeout;
     co_await asio::async_write(conn.socket, asio::buffer(data),

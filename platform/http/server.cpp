@@ -179,8 +179,11 @@ struct Server::Impl {
 
   Mono Now() const { return clock.Monotonic(); }
 
+  // Cancels the connection's pending operation. The flag stays set: a deadline passed, so even
+  // an operation that completed in the same instant ends the connection at its next check.
   static void Expire(Connection* c) {
     c->expired = true;
+    c->deadline = kNever;
     boost::system::error_code ignored;
     c->socket.cancel(ignored);
   }
@@ -336,7 +339,7 @@ struct Server::Impl {
             drain && c->phase == Phase::kIdle && !(accepting && c->responses == 0);
         if (drain && c->sse) {
           c->sse->timer.cancel();
-        } else if (drain_idle || (c->deadline <= now && !c->expired)) {
+        } else if (drain_idle || c->deadline <= now) {
           Expire(c);
         }
       }

@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -40,6 +39,7 @@
 namespace {
 
 constexpr int kMaxEvents = 1024;
+constexpr std::uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
 constexpr std::size_t kReadBytes = 16 * 1024;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024;
 // Failed opens are retried from a fresh socket within this budget: 3% of the connections + 3.
@@ -244,7 +244,6 @@ class Holder {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, reinterpret_cast<const sockaddr*>(&src_), sizeof src_) != 0) {
       NoteError("bind", errno);
       close(fd);
@@ -260,7 +259,8 @@ class Holder {
       slots_.resize(static_cast<std::size_t>(fd) + 1024);
     slots_[static_cast<std::size_t>(fd)].state = State::kConnecting;
     epoll_event ev{};
-    ev.events = EPOLLOUT;
+    // Edge-triggered for everything from the start: one epoll_ctl per connection, none later.
+    ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
     ++opened_;
@@ -284,23 +284,22 @@ class Holder {
     Slot& s = slots_[static_cast<std::size_t>(fd)];
     switch (s.state) {
       case State::kConnecting: {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0 || (ev.events & (EPOLLERR | EPOLLHUP))) {
+        if (ev.events & (EPOLLERR | EPOLLHUP)) {
+          int err = 0;
+          socklen_t len = sizeof err;
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
           NoteError("connect", err);
           return FailOpening(fd);
         }
+        if ((ev.events & EPOLLOUT) == 0) return;
         const ssize_t n = send(fd, request_.data(), request_.size(), MSG_NOSIGNAL);
         if (n != static_cast<ssize_t>(request_.size())) return FailOpening(fd);
         s.state = State::kReading;
-        epoll_event mod{};
-        mod.events = EPOLLIN | EPOLLRDHUP;
-        mod.data.fd = fd;
-        epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &mod);
-        return;
+        // The server may have answered at once (a 503 when full) in the same edge: read now.
+        [[fallthrough]];
       }
       case State::kReading: {
+        if ((ev.events & kReadable) == 0) return;  // a later writability edge
         char buf[kReadBytes];
         const ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -327,6 +326,7 @@ class Holder {
         return;
       }
       case State::kHeld: {
+        if ((ev.events & kReadable) == 0) return;
         char buf[kReadBytes];
         const ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;

@@ -180,6 +180,7 @@ class LoadGen {
     std::deque<std::uint64_t> queue;  // indexes of due requests; front is on the wire if busy
     bool busy = false;
     bool connecting = false;
+    bool resending = false;  // the front request is on its second connection
     std::vector<char> buffer;
     std::size_t have = 0;
   };
@@ -261,6 +262,7 @@ class LoadGen {
     const std::uint64_t i = c.queue.front();
     c.queue.pop_front();
     c.busy = false;
+    c.resending = false;
     ++completed_;
     if (status < 200 || status > 299) ++non2xx_;
     if (i >= measured_from_) {
@@ -268,15 +270,23 @@ class LoadGen {
     }
   }
 
-  // The connection broke: the request on the wire is lost (counted), the rest wait for a new
-  // connection and keep their due times.
+  // The connection broke. If the server closed it before answering anything (an idle
+  // keep-alive connection timed out), the request is sent again on a new connection, once, as
+  // any HTTP client would; otherwise it is lost and counted. The rest wait for the new
+  // connection, and every request keeps its due time, so the reconnection counts in latency.
   void Fail(Conn& c) {
-    ++errors_;
     boost::system::error_code ignored;
     c.socket.close(ignored);
+    if (c.busy && c.have == 0 && !c.resending) {
+      ++resent_;
+      c.resending = true;
+    } else {
+      ++errors_;
+      c.resending = false;
+      if (!c.queue.empty()) c.queue.pop_front();
+    }
     c.busy = false;
     c.have = 0;
-    if (!c.queue.empty()) c.queue.pop_front();
     if (reconnects_ >= kMaxReconnects) {
       c.connecting = true;  // parked: its requests stay queued and count as incomplete
       return;
@@ -319,31 +329,31 @@ class LoadGen {
     const double achieved = static_cast<double>(latencies_.size()) / measured_s;
     const double cpu = CpuSeconds() - cpu_start_;
     const double wall = std::chrono::duration<double>(end_ - start_).count();
-    std::fprintf(stderr,
-                 "loadgen: %s target %.0f req/s on %d connections, %.0f s (+%.0f s warm-up)\n"
-                 "  achieved %.0f req/s; %llu completed, %llu errors, %llu non-2xx, %llu "
-                 "incomplete\n"
-                 "  latency from intended send: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
-                 "p99.9 %.3f ms  max %.3f ms\n"
-                 "  loadgen cpu %.2f s over %.2f s%s\n",
-                 opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup,
-                 achieved, static_cast<unsigned long long>(completed_),
-                 static_cast<unsigned long long>(errors_), static_cast<unsigned long long>(non2xx_),
-                 static_cast<unsigned long long>(incomplete), pct(0.5) / 1e3, pct(0.9) / 1e3,
-                 pct(0.99) / 1e3, pct(0.999) / 1e3, pct(1.0) / 1e3, cpu, wall,
-                 interrupted_ ? " (interrupted)" : "");
+    std::fprintf(
+        stderr,
+        "loadgen: %s target %.0f req/s on %d connections, %.0f s (+%.0f s warm-up)\n"
+        "  achieved %.0f req/s; %llu completed, %llu errors, %llu non-2xx, %llu "
+        "incomplete, %llu resent\n"
+        "  latency from intended send: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
+        "p99.9 %.3f ms  max %.3f ms\n"
+        "  loadgen cpu %.2f s over %.2f s%s\n",
+        opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup, achieved,
+        static_cast<unsigned long long>(completed_), static_cast<unsigned long long>(errors_),
+        static_cast<unsigned long long>(non2xx_), static_cast<unsigned long long>(incomplete),
+        static_cast<unsigned long long>(resent_), pct(0.5) / 1e3, pct(0.9) / 1e3, pct(0.99) / 1e3,
+        pct(0.999) / 1e3, pct(1.0) / 1e3, cpu, wall, interrupted_ ? " (interrupted)" : "");
     std::printf(
         "{\"path\":\"%s\",\"target_rate\":%.1f,\"connections\":%d,\"duration_s\":%.3f,"
         "\"warmup_s\":%.3f,\"achieved_rate\":%.1f,\"measured\":%zu,\"completed\":%llu,"
-        "\"errors\":%llu,\"non2xx\":%llu,\"unframed\":%llu,\"incomplete\":%llu,"
+        "\"errors\":%llu,\"non2xx\":%llu,\"unframed\":%llu,\"incomplete\":%llu,\"resent\":%llu,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
         "\"loadgen_cpu_s\":%.3f,\"wall_s\":%.3f,\"interrupted\":%s}\n",
         opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup, achieved,
         latencies_.size(), static_cast<unsigned long long>(completed_),
         static_cast<unsigned long long>(errors_), static_cast<unsigned long long>(non2xx_),
         static_cast<unsigned long long>(unframed_), static_cast<unsigned long long>(incomplete),
-        pct(0.5), pct(0.9), pct(0.99), pct(0.999), pct(1.0), cpu, wall,
-        interrupted_ ? "true" : "false");
+        static_cast<unsigned long long>(resent_), pct(0.5), pct(0.9), pct(0.99), pct(0.999),
+        pct(1.0), cpu, wall, interrupted_ ? "true" : "false");
     std::fflush(stdout);
   }
 
@@ -362,6 +372,7 @@ class LoadGen {
   std::uint64_t errors_ = 0;
   std::uint64_t non2xx_ = 0;
   std::uint64_t unframed_ = 0;
+  std::uint64_t resent_ = 0;
   int reconnects_ = 0;
   bool interrupted_ = false;
   std::vector<std::uint64_t> latencies_;  // nanoseconds, measured window only

@@ -3,6 +3,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstring>
 #include <optional>
 
 namespace trellis::platform::http {
@@ -56,18 +57,31 @@ RequestReader::Status RequestReader::Fail(ErrorCode code, std::string message) {
 // RFC 9112 lets a server refuse both, and a proxy in front of us may read such lines
 // differently, so we refuse them outright.
 bool RequestReader::ScanLineEndings(std::string_view data) {
-  for (; scanned_ < data.size(); ++scanned_) {
-    const char c = data[scanned_];
-    if (c == '\n' && !prev_cr_) return false;
-    if (c == '\0') return false;
-    if (prev_crlf_ && (c == ' ' || c == '\t')) return false;  // obs-fold
-    prev_crlf_ = c == '\n';
-    prev_cr_ = c == '\r';
-    if (c == '\n' && scanned_ >= 3 && data.substr(scanned_ - 3, 4) == "\r\n\r\n") {
-      ++scanned_;
+  // memchr jumps from one LF to the next; only the bytes around each LF need a look.
+  const char* base = data.data();
+  std::size_t i = scanned_;
+  while (i < data.size()) {
+    // The first byte after a CRLF (possibly carried over from the previous call).
+    if (prev_crlf_ && (data[i] == ' ' || data[i] == '\t')) return false;  // obs-fold
+    prev_crlf_ = false;
+    const auto* lf = static_cast<const char*>(std::memchr(base + i, '\n', data.size() - i));
+    const std::size_t at = lf ? static_cast<std::size_t>(lf - base) : data.size();
+    if (std::memchr(base + i, '\0', at - i)) return false;
+    if (!lf) {
+      prev_cr_ = data.back() == '\r';
+      break;
+    }
+    const bool cr = at > i ? data[at - 1] == '\r' : prev_cr_;
+    if (!cr) return false;  // bare LF
+    if (at >= 3 && data.substr(at - 3, 4) == "\r\n\r\n") {
+      scanned_ = at + 1;
       return true;  // end of header; the body is not ours to scan
     }
+    prev_crlf_ = true;
+    prev_cr_ = false;
+    i = at + 1;
   }
+  scanned_ = data.size();
   return true;
 }
 

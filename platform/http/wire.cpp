@@ -1,5 +1,6 @@
 #include "platform/http/wire.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -77,9 +78,9 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view valu
 
 void AppendResponseHead(std::string& out, const Response& r, const HeadOptions& o) {
   char status[8];
-  std::snprintf(status, sizeof status, "%d", r.status);
+  const auto status_end = std::to_chars(status, status + sizeof status, r.status).ptr;
   out += "HTTP/1.1 ";
-  out += status;
+  out.append(status, status_end);
   out += ' ';
   out += ReasonPhrase(r.status);
   out += "\r\n";
@@ -93,8 +94,8 @@ void AppendResponseHead(std::string& out, const Response& r, const HeadOptions& 
     AppendHeader(out, "X-Accel-Buffering", "no");
   } else if (!no_body) {
     char len[24];
-    std::snprintf(len, sizeof len, "%zu", r.body.size());
-    AppendHeader(out, "Content-Length", len);
+    const auto len_end = std::to_chars(len, len + sizeof len, r.body.size()).ptr;
+    AppendHeader(out, "Content-Length", std::string_view(len, len_end));
   }
   if (!o.request_id.empty()) AppendHeader(out, "X-Request-Id", o.request_id);
   for (const auto& [name, value] : r.headers) {

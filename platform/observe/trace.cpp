@@ -1,5 +1,7 @@
 #include "platform/observe/trace.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <random>
 
 namespace trellis::platform::observe {
@@ -15,14 +17,15 @@ bool IsLowerHex(std::string_view s) {
 
 bool AllZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
+// Hex of random 64-bit words, formatted a word at a time: this runs for every request.
 std::string RandomHex(std::size_t chars) {
   thread_local std::mt19937_64 engine{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(chars);
-  while (out.size() < chars) {
+  std::string out(chars, '0');
+  for (std::size_t i = 0; i < chars; i += 16) {
     std::uint64_t r = engine();
-    for (int i = 0; i < 16 && out.size() < chars; ++i, r >>= 4) out.push_back(kHex[r & 0xF]);
+    const std::size_t n = std::min<std::size_t>(16, chars - i);
+    for (std::size_t j = 0; j < n; ++j, r >>= 4) out[i + j] = kHex[r & 0xF];
   }
   return out;
 }

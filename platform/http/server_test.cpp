@@ -450,11 +450,12 @@ TEST(ServerKeepAlive, TwoRequestsOnOneConnection) {
   EXPECT_EQ(s.server().OpenConnections(), 1U);
 }
 
-TEST(ServerKeepAlive, ConnectionCloseRequestClosesAfterResponse) {
+// Sends one request that asks for the connection to end and checks it does, after the answer.
+void ExpectAnsweredThenClosed(const std::string& request) {
   TestServer s;
   Client c;
   ASSERT_TRUE(c.Connect(s.Port()));
-  ASSERT_TRUE(c.Send(Get("/hello", "Connection: close\r\n")));
+  ASSERT_TRUE(c.Send(request));
   const auto r = c.ReadResponse();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -465,19 +466,12 @@ TEST(ServerKeepAlive, ConnectionCloseRequestClosesAfterResponse) {
   EXPECT_EQ(rest.data, "");
 }
 
+TEST(ServerKeepAlive, ConnectionCloseRequestClosesAfterResponse) {
+  ExpectAnsweredThenClosed(Get("/hello", "Connection: close\r\n"));
+}
+
 TEST(ServerKeepAlive, Http10WithoutKeepAliveCloses) {
-  TestServer s;
-  Client c;
-  ASSERT_TRUE(c.Connect(s.Port()));
-  ASSERT_TRUE(c.Send("GET /hello HTTP/1.0\r\n\r\n"));
-  const auto r = c.ReadResponse();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "hello");
-  EXPECT_TRUE(r->Closes());
-  const auto rest = c.ReadToEof();
-  EXPECT_TRUE(rest.closed);
-  EXPECT_EQ(rest.data, "");
+  ExpectAnsweredThenClosed("GET /hello HTTP/1.0\r\n\r\n");
 }
 
 TEST(ServerKeepAlive, Http10WithKeepAliveStaysOpenAndSaysSo) {

@@ -4,17 +4,29 @@
 
 namespace trellis::platform::http {
 
-boost::asio::awaitable<Response> Next::operator()(Request& req) const {
-  if (index_ < chain_->size()) {
-    co_return co_await (*chain_)[index_]->Handle(req, Next(*chain_, index_ + 1, *handler_));
+namespace {
+
+// The chain's coroutine takes everything by value or by reference to objects that outlive the
+// request (the server's chain and handler). It must not be a member of Next: a coroutine
+// member keeps `this`, and a Next is often a temporary that is gone before the coroutine runs.
+boost::asio::awaitable<Response> Invoke(const MiddlewareChain& chain, std::size_t index,
+                                        const Handler& handler, Request& req) {
+  if (index < chain.size()) {
+    co_return co_await chain[index]->Handle(req, Next(chain, index + 1, handler));
   }
-  co_return co_await (*handler_)(req);
+  co_return co_await handler(req);
+}
+
+}  // namespace
+
+boost::asio::awaitable<Response> Next::operator()(Request& req) const {
+  return Invoke(*chain_, index_, *handler_, req);
 }
 
 boost::asio::awaitable<Response> RunChain(const MiddlewareChain& chain, const Handler& handler,
                                           Request& req) {
   if (chain.empty()) return handler(req);
-  return Next(chain, 0, handler)(req);
+  return Invoke(chain, 0, handler, req);
 }
 
 bool CorsMiddleware::Allowed(std::string_view origin) const {

@@ -133,17 +133,22 @@ class ServeProcess {
 };
 
 // One request on a fresh connection; returns the raw response.
-std::string Get(int port, const std::string& path, const std::string& extra_headers = "") {
+std::string Send(int port, const std::string& method, const std::string& path,
+                 const std::string& extra_headers = "") {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
   s.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  const std::string req =
-      "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + extra_headers + "\r\n";
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" +
+                          extra_headers + "\r\n";
   asio::write(s, asio::buffer(req));
   std::string out;
   boost::system::error_code ec;
   asio::read(s, asio::dynamic_buffer(out), ec);
   return out;
+}
+
+std::string Get(int port, const std::string& path, const std::string& extra_headers = "") {
+  return Send(port, "GET", path, extra_headers);
 }
 
 int StatusOf(const std::string& response) {
@@ -281,6 +286,25 @@ TEST(ServeTest, MetricsTokenIsRotatedOnSighup) {
   p.Signal(SIGTERM);
   EXPECT_EQ(p.WaitExit(), 0);
   fs::remove(secret);
+}
+
+TEST(ServeTest, CorsWhenConfigured) {
+  ServeProcess p(std::map<std::string, std::string>{
+      {"TRELLIS_HTTP_CORS_ALLOWED_ORIGINS", "https://app.example"}});
+  ASSERT_GT(p.Port(), 0) << p.Log();
+  // A preflight for a path that has no OPTIONS route still gets its answer from the chain.
+  auto pre = Send(p.Port(), "OPTIONS", "/healthz",
+                  "Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n");
+  EXPECT_EQ(StatusOf(pre), 204) << pre;
+  EXPECT_NE(pre.find("Access-Control-Allow-Origin: https://app.example"), std::string::npos);
+  auto get = Get(p.Port(), "/healthz", "Origin: https://app.example\r\n");
+  EXPECT_EQ(StatusOf(get), 200);
+  EXPECT_NE(get.find("Access-Control-Allow-Origin: https://app.example"), std::string::npos);
+  auto other = Get(p.Port(), "/healthz", "Origin: https://evil.example\r\n");
+  EXPECT_EQ(other.find("Access-Control-Allow-Origin"), std::string::npos);
+  auto wrong = Send(p.Port(), "DELETE", "/healthz", "Origin: https://app.example\r\n");
+  EXPECT_EQ(StatusOf(wrong), 405);
+  EXPECT_NE(wrong.find("Allow: GET, HEAD, OPTIONS"), std::string::npos) << wrong;
 }
 
 TEST(ServeTest, PortInUseIsAClearError) {

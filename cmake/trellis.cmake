@@ -7,7 +7,7 @@
 # -Wno-restrict: g++ 12 false positive in std::string at -O2 (GCC bug 105329).
 set(TRELLIS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
     -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
-    -Wno-missing-field-initializers -Wno-restrict)
+    -Wno-missing-field-initializers $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 
 function(trellis_compile_options target)
   target_compile_options(${target} PRIVATE ${TRELLIS_WARNINGS})

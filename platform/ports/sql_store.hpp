@@ -1,0 +1,160 @@
+// The SQL store port: transactions over one relational database, whatever the engine.
+//
+// Callers hand a coroutine to Transact; the store commits when it returns success and rolls
+// back on an error or an exception. Placeholders are $1, $2, … in every engine. The tenant
+// (org id) travels in the transaction options so that PostgreSQL can set it per transaction
+// for row-level security; engines without RLS ignore it. Driver errors come back as canonical
+// codes with the driver's text only in Error::internal.
+//
+//   co_await store.Transact(TransactionOptions().Org(org), [&](SqlTransaction& tx) ->
+//   Awaitable<void> {
+//     SqlParams p{id}; co_return Void(co_await tx.Execute("DELETE FROM t WHERE id = $1", p)); });
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "platform/core/clock.hpp"
+#include "platform/core/error.hpp"
+
+namespace trellis::platform::ports {
+
+// Binary data; a distinct type so that it never binds as text.
+struct Blob {
+  std::vector<std::uint8_t> bytes;
+  friend bool operator==(const Blob&, const Blob&) = default;
+};
+
+// One parameter or column value. monostate is SQL NULL.
+using SqlValue = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
+using SqlParams = std::vector<SqlValue>;
+
+// One result row; columns are shared by all rows of a result.
+class SqlRow {
+ public:
+  SqlRow() = default;
+  SqlRow(std::shared_ptr<const std::vector<std::string>> columns, std::vector<SqlValue> values)
+      : columns_(std::move(columns)), values_(std::move(values)) {}
+
+  [[nodiscard]] std::size_t Size() const { return values_.size(); }
+  [[nodiscard]] const std::vector<SqlValue>& Values() const { return values_; }
+  // The value of a column by name; kInternal when there is no such column.
+  [[nodiscard]] core::Result<const SqlValue*> Find(std::string_view column) const {
+    if (columns_) {
+      for (std::size_t i = 0; i < columns_->size() && i < values_.size(); ++i) {
+        if ((*columns_)[i] == column) return &values_[i];
+      }
+    }
+    return core::Fail(core::ErrorCode::kInternal, "unexpected database result",
+                      "no column " + std::string(column));
+  }
+  [[nodiscard]] bool IsNull(std::string_view column) const {
+    auto v = Find(column);
+    return v && std::holds_alternative<std::monostate>(**v);
+  }
+
+  // A typed value: T is std::int64_t, double, std::string or Blob. NULL or another type is
+  // kInternal (a schema/code mismatch, not a client's fault).
+  template <typename T>
+  [[nodiscard]] core::Result<T> Get(std::string_view column) const {
+    auto v = Find(column);
+    if (!v) return std::unexpected(v.error());
+    if (const T* typed = std::get_if<T>(*v)) return *typed;
+    return core::Fail(core::ErrorCode::kInternal, "unexpected database value",
+                      "column " + std::string(column) + " is not of the requested type");
+  }
+  // As Get, but NULL is an empty optional.
+  template <typename T>
+  [[nodiscard]] core::Result<std::optional<T>> GetOptional(std::string_view column) const {
+    auto v = Find(column);
+    if (!v) return std::unexpected(v.error());
+    if (std::holds_alternative<std::monostate>(**v)) return std::optional<T>();
+    auto typed = Get<T>(column);
+    if (!typed) return std::unexpected(typed.error());
+    return std::optional<T>(std::move(*typed));
+  }
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> columns_;
+  std::vector<SqlValue> values_;
+};
+
+struct SqlResult {
+  std::vector<SqlRow> rows;
+  std::int64_t rows_affected = 0;  // for INSERT/UPDATE/DELETE; 0 for queries
+};
+
+// Built with setters: TransactionOptions().ReadOnly().Deadline(d). Deliberately not an
+// aggregate: g++ 12 double-frees aggregate temporaries (designated initializers) that hold a
+// std::string when they appear in a co_await expression.
+struct TransactionOptions {
+  TransactionOptions() = default;
+  TransactionOptions& ReadOnly(bool value = true) {
+    read_only = value;
+    return *this;
+  }
+  TransactionOptions& Org(std::string id) {
+    org_id = std::move(id);
+    return *this;
+  }
+  TransactionOptions& Deadline(core::Clock::MonoTime at) {
+    deadline = at;
+    return *this;
+  }
+
+  bool read_only = false;
+  // The tenant; PostgreSQL sets it with set_config('trellis.org_id', $1, true) for RLS.
+  // Empty for work that is not tenant-scoped (migrations, cross-tenant jobs).
+  std::string org_id;
+  // Past it the transaction does not start, and a running statement is interrupted.
+  core::Clock::MonoTime deadline = core::Clock::MonoTime::max();
+};
+
+// A transaction in progress; valid only inside the Transact callback. One statement at a
+// time: await each Execute before the next. With g++ 12, build SqlParams in a variable rather
+// than braces inside the co_await expression (an initializer_list cannot cross a suspension).
+class SqlTransaction {
+ public:
+  virtual ~SqlTransaction() = default;
+  // One statement with $n parameters; params.size() must match the placeholders.
+  [[nodiscard]] virtual boost::asio::awaitable<core::Result<SqlResult>> Execute(
+      std::string sql, SqlParams params = {}) = 0;
+  // Several statements without parameters or results (migration scripts).
+  [[nodiscard]] virtual boost::asio::awaitable<core::Result<void>> ExecuteScript(
+      std::string sql) = 0;
+  [[nodiscard]] virtual const TransactionOptions& Options() const = 0;
+};
+
+template <typename T>
+using Awaitable = boost::asio::awaitable<core::Result<T>>;
+using TransactionBody = std::function<Awaitable<void>(SqlTransaction&)>;
+
+// Drops the value of a successful result, keeps the error: `co_return Void(r);`.
+template <typename T>
+[[nodiscard]] core::Result<void> Void(const core::Result<T>& r) {
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+class SqlStore {
+ public:
+  virtual ~SqlStore() = default;
+  // Runs body in one transaction: commit on success, roll back on error or exception (the
+  // exception is rethrown after the rollback). kDeadlineExceeded without touching the
+  // database when the deadline has already passed.
+  [[nodiscard]] virtual boost::asio::awaitable<core::Result<void>> Transact(
+      TransactionOptions options, TransactionBody body) = 0;
+};
+
+}  // namespace trellis::platform::ports

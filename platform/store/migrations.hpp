@@ -1,0 +1,54 @@
+// Flyway-style schema migrations over the SQL store port, for any engine.
+//
+// A directory holds V<n>__<name>.sql files; each pending one runs in its own transaction and
+// is recorded in schema_history (version, name, SHA-256 checksum, applied_at). Start-up is
+// refused when an applied file changed or went missing, or a version is duplicated.
+//
+//   auto migrations = LoadMigrations("services/work/migrations");
+//   auto report = co_await Migrate(store, *migrations, clock, {});
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "platform/core/clock.hpp"
+#include "platform/core/error.hpp"
+#include "platform/ports/sql_store.hpp"
+
+namespace trellis::platform::store {
+
+struct Migration {
+  std::int64_t version = 0;
+  std::string name;      // from the file name, after "__", without ".sql"
+  std::string sql;       // the file's text
+  std::string checksum;  // SHA-256 of sql, lower-case hex
+};
+
+// Reads V<n>__<name>.sql files, sorted by version. kInvalidArgument for a .sql file whose name
+// does not follow the pattern or for two files with one version; other files are ignored.
+[[nodiscard]] core::Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir);
+
+// Lower-case hex SHA-256 of text.
+[[nodiscard]] std::string Sha256Hex(std::string_view text);
+
+struct MigrateReport {
+  std::vector<std::int64_t> applied;  // versions applied by this run, in order
+};
+
+struct MigrateOptions {
+  // The deadline of each transaction the runner opens; none by default.
+  core::Clock::MonoTime deadline = core::Clock::MonoTime::max();
+};
+
+// Applies the pending migrations in version order. kFailedPrecondition, touching nothing, when
+// an applied migration's checksum differs, an applied version has no file, or a pending
+// version is older than the newest applied one. A failing migration rolls back (its history
+// row with it) and stops the run with that error.
+[[nodiscard]] boost::asio::awaitable<core::Result<MigrateReport>> Migrate(
+    ports::SqlStore& store, const std::vector<Migration>& migrations, const core::Clock& clock,
+    MigrateOptions options);
+
+}  // namespace trellis::platform::store

@@ -14,6 +14,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -42,6 +43,7 @@ struct Connection {
   std::mutex mu;
   // Both guarded by mu (and set only by the transaction leasing the connection).
   MonoTime deadline = MonoTime::max();
+  bool allow_transaction_control = false;  // only the store's own BEGIN/COMMIT/ROLLBACK
   std::unordered_map<std::string, sqlite3_stmt*> cache;
 
   Connection() = default;
@@ -60,6 +62,14 @@ struct Connection {
 int OnProgress(void* arg) {
   const auto* conn = static_cast<const Connection*>(arg);
   return conn->clock->Monotonic() >= conn->deadline ? 1 : 0;
+}
+
+// Callers' SQL may not BEGIN, COMMIT or ROLLBACK: a COMMIT in a migration script would commit
+// half a migration without its history row. Refused when the statement is prepared.
+int OnAuthorize(void* arg, int action, const char* /*a*/, const char* /*b*/, const char* /*c*/,
+                const char* /*d*/) {
+  const auto* conn = static_cast<const Connection*>(arg);
+  return action == SQLITE_TRANSACTION && !conn->allow_transaction_control ? SQLITE_DENY : SQLITE_OK;
 }
 
 // Canonical code for a SQLite result code; the driver's words go to Error::internal only.
@@ -97,6 +107,14 @@ Result<void> Exec(Connection& conn, const std::string& sql) {
   sqlite3_free(message);  // the same text is in sqlite3_errmsg, which MapError reads
   if (rc != SQLITE_OK) return std::unexpected(MapError(conn.db, rc, sql));
   return {};
+}
+
+// The store's own transaction control, let through the authorizer.
+Result<void> ExecControl(Connection& conn, const std::string& sql) {
+  conn.allow_transaction_control = true;
+  auto done = Exec(conn, sql);
+  conn.allow_transaction_control = false;
+  return done;
 }
 
 bool OnlyWhitespace(const char* p) {
@@ -171,6 +189,13 @@ struct StatementReset {
   }
 };
 
+// SQLite ends a transaction by itself after some errors (an interrupted write, a full disk);
+// running on would commit statement by statement.
+std::unexpected<core::Error> NoTransaction(std::string_view sql) {
+  return core::Fail(ErrorCode::kAborted, "transaction aborted",
+                    "sqlite: the transaction has ended [" + std::string(sql) + "]");
+}
+
 Result<ports::SqlResult> RunStatement(Connection& conn, const std::string& sql,
                                       const ports::SqlParams& params, bool read_only,
                                       std::size_t cache_limit) {
@@ -179,6 +204,7 @@ Result<ports::SqlResult> RunStatement(Connection& conn, const std::string& sql,
     return core::Fail(ErrorCode::kDeadlineExceeded, "deadline exceeded",
                       "sqlite: deadline passed before the statement [" + sql + "]");
   }
+  if (sqlite3_get_autocommit(conn.db) != 0) return NoTransaction(sql);
   sqlite3_stmt* stmt = nullptr;
   if (auto it = conn.cache.find(sql); it != conn.cache.end()) {
     stmt = it->second;
@@ -231,7 +257,11 @@ Result<void> RunScript(Connection& conn, const std::string& sql) {
     return core::Fail(ErrorCode::kDeadlineExceeded, "deadline exceeded",
                       "sqlite: deadline passed before the script");
   }
-  return Exec(conn, sql);
+  if (sqlite3_get_autocommit(conn.db) != 0) return NoTransaction(sql);
+  auto ran = Exec(conn, sql);
+  // A script must not end the transaction it runs in (a COMMIT or ROLLBACK in a migration).
+  if (ran && sqlite3_get_autocommit(conn.db) != 0) return NoTransaction(sql);
+  return ran;
 }
 
 Result<void> Begin(Connection& conn, bool read_only, std::chrono::milliseconds busy_timeout) {
@@ -245,20 +275,20 @@ Result<void> Begin(Connection& conn, bool read_only, std::chrono::milliseconds b
   }
   sqlite3_busy_timeout(conn.db, static_cast<int>(wait.count()));
   // IMMEDIATE takes the write lock now, so a writer never fails halfway on a lock upgrade.
-  return Exec(conn, read_only ? "BEGIN" : "BEGIN IMMEDIATE");
+  return ExecControl(conn, read_only ? "BEGIN" : "BEGIN IMMEDIATE");
 }
 
 void Rollback(Connection& conn) {
   const std::lock_guard lock(conn.mu);
   conn.deadline = MonoTime::max();  // a rollback must not be interrupted
   // SQLite rolls back by itself after some errors (an interrupt, a full disk).
-  if (sqlite3_get_autocommit(conn.db) == 0) (void)Exec(conn, "ROLLBACK");
+  if (sqlite3_get_autocommit(conn.db) == 0) (void)ExecControl(conn, "ROLLBACK");
 }
 
 Result<void> Commit(Connection& conn) {
   std::unique_lock lock(conn.mu);
   conn.deadline = MonoTime::max();  // the work is done; finishing it beats a late error
-  auto committed = Exec(conn, "COMMIT");
+  auto committed = ExecControl(conn, "COMMIT");
   lock.unlock();
   if (!committed) Rollback(conn);
   return committed;
@@ -287,6 +317,7 @@ Result<std::unique_ptr<Connection>> OpenConnection(const Settings& settings, boo
     return core::Fail(ErrorCode::kUnavailable, "database unavailable", set.error().internal);
   }
   sqlite3_progress_handler(conn->db, kProgressInstructions, OnProgress, conn.get());
+  sqlite3_set_authorizer(conn->db, OnAuthorize, conn.get());
   return conn;
 }
 
@@ -442,25 +473,41 @@ class Transaction final : public ports::SqlTransaction {
   // SqlTransaction
   asio::awaitable<Result<ports::SqlResult>> Execute(std::string sql,
                                                     ports::SqlParams params) override {
+    if (failed_) co_return Poisoned();
     const std::size_t limit = store_.settings().statement_cache;
     const bool read_only = options_.read_only;
     auto result = co_await store_.OnPool([this, &sql, &params, read_only, limit] {
       return RunStatement(conn_, sql, params, read_only, limit);
     });
-    store_.CountStatement(result.has_value());
+    Record(result);
     co_return result;
   }
   asio::awaitable<Result<void>> ExecuteScript(std::string sql) override {
+    if (failed_) co_return Poisoned();
     auto result = co_await store_.OnPool([this, &sql] { return RunScript(conn_, sql); });
-    store_.CountStatement(result.has_value());
+    Record(result);
     co_return result;
   }
   const ports::TransactionOptions& Options() const override { return options_; }
 
+  // The first statement error, which dooms the transaction (as in PostgreSQL).
+  [[nodiscard]] const std::optional<core::Error>& Failed() const { return failed_; }
+
  private:
+  template <typename T>
+  void Record(const Result<T>& result) {
+    store_.CountStatement(result.has_value());
+    if (!result && !failed_) failed_ = result.error();
+  }
+  std::unexpected<core::Error> Poisoned() const {
+    return core::Fail(ErrorCode::kAborted, "transaction aborted",
+                      "sqlite: an earlier statement failed: " + failed_->internal);
+  }
+
   SqliteStore::Impl& store_;
   Connection& conn_;
   const ports::TransactionOptions& options_;
+  std::optional<core::Error> failed_;
 };
 
 }  // namespace
@@ -501,6 +548,8 @@ asio::awaitable<Result<void>> SqliteStore::Impl::Transact(ports::TransactionOpti
   } catch (...) {
     thrown = std::current_exception();
   }
+  // A failed statement dooms the transaction even when body carried on and succeeded.
+  if (!thrown && outcome && tx.Failed()) outcome = std::unexpected(*tx.Failed());
   if (thrown || !outcome) {
     errors_.Inc();
     co_await OnPool([conn] {

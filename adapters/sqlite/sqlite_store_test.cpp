@@ -107,6 +107,19 @@ TEST_F(SqliteStoreTest, ReadOnlyScriptIsRefusedToo) {
   EXPECT_EQ(Run("SELECT COUNT(*) AS n FROM t", true)->rows.at(0).Get<std::int64_t>("n").value(), 0);
 }
 
+TEST_F(SqliteStoreTest, ScriptMayNotEndItsTransaction) {
+  ASSERT_TRUE(Run("CREATE TABLE t (v INTEGER)").has_value());
+  auto r = RunSync(store_->Transact({}, [](SqlTransaction& tx) -> Awaitable<void> {
+    co_return co_await tx.ExecuteScript("INSERT INTO t VALUES (1); COMMIT;");
+  }));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(Run("SELECT COUNT(*) AS n FROM t", true)->rows.at(0).Get<std::int64_t>("n").value(), 0);
+  EXPECT_FALSE(Run("BEGIN").has_value());
+  // The store is usable afterwards.
+  EXPECT_TRUE(Run("INSERT INTO t VALUES (2)").has_value());
+}
+
 TEST_F(SqliteStoreTest, ExecuteTakesOneStatement) {
   auto r = Run("SELECT 1; SELECT 2");
   ASSERT_FALSE(r.has_value());

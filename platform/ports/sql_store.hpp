@@ -122,7 +122,10 @@ struct TransactionOptions {
 };
 
 // A transaction in progress; valid only inside the Transact callback. One statement at a
-// time: await each Execute before the next. With g++ 12, build SqlParams in a variable rather
+// time: await each Execute before the next. A failed statement dooms the transaction, as in
+// PostgreSQL: later statements fail with kAborted and Transact rolls back and returns the
+// first error even if the body carries on and succeeds (use INSERT … ON CONFLICT, not
+// try-and-recover). With g++ 12, build SqlParams in a variable rather
 // than braces inside the co_await expression (an initializer_list cannot cross a suspension).
 class SqlTransaction {
  public:

@@ -169,6 +169,22 @@ TEST_P(SqlStoreContract, UniqueViolationIsAlreadyExistsWithoutDriverText) {
   EXPECT_EQ(Count("items"), 1);
 }
 
+TEST_P(SqlStoreContract, FailedStatementDoomsTheTransaction) {
+  Result<void> third = platform::core::Fail(ErrorCode::kInternal, "not run");
+  auto r = Transact({}, [&](SqlTransaction& tx) -> Awaitable<void> {
+    EXPECT_TRUE((co_await tx.Execute("INSERT INTO items (id, name) VALUES (1, 'a')")).has_value());
+    auto dup = co_await tx.Execute("INSERT INTO items (id, name) VALUES (2, 'a')");
+    EXPECT_FALSE(dup.has_value());
+    third = Void(co_await tx.Execute("INSERT INTO items (id, name) VALUES (3, 'c')"));
+    co_return Result<void>();  // carries on as if nothing happened
+  });
+  ASSERT_FALSE(third.has_value());
+  EXPECT_EQ(third.error().code, ErrorCode::kAborted);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(Count("items"), 0);
+}
+
 TEST_P(SqlStoreContract, ReadOnlyTransactionRefusesWrites) {
   auto r = Run("INSERT INTO items (id, name) VALUES (1, 'a')", {}, true);
   ASSERT_FALSE(r.has_value());

@@ -331,7 +331,8 @@ class ConnectionQueue {
 
   // nullptr when the deadline passes first.
   asio::awaitable<Connection*> Acquire(const core::Clock& clock, MonoTime deadline) {
-    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    std::shared_ptr<Waiter> waiter;
     {
       const std::lock_guard lock(mu_);
       if (!free_.empty()) {
@@ -339,6 +340,7 @@ class ConnectionQueue {
         free_.pop_back();
         co_return conn;
       }
+      waiter = std::make_shared<Waiter>(executor);
       if (deadline == MonoTime::max()) {
         waiter->timer.expires_at(asio::steady_timer::time_point::max());
       } else {
@@ -366,7 +368,10 @@ class ConnectionQueue {
       waiters_.pop_front();
       next->granted = conn;
     }
-    asio::post(next->timer.get_executor(), [next] { next->timer.cancel(); });
+    // Moved, not copied: the waiter (and its timer) must die on its own executor, never here
+    // on the releasing thread, whose caller's io_context may be gone by then.
+    auto executor = next->timer.get_executor();
+    asio::post(executor, [next = std::move(next)] { next->timer.cancel(); });
   }
 
  private:

@@ -410,6 +410,9 @@ class SqliteStore::Impl {
                                        Labels())),
         errors_(metrics.AddCounter("trellis_sql_errors_total",
                                    "SQL transactions and statements that failed.", Labels())),
+        statement_seconds_(metrics.AddHistogram("trellis_sql_statement_seconds",
+                                                "SQL statement latency, queueing included.",
+                                                Labels(), platform::observe::LatencyBuckets())),
         pool_(settings_.readers + 1) {}
 
   ~Impl() { pool_.join(); }
@@ -445,7 +448,9 @@ class SqliteStore::Impl {
                                          ports::TransactionBody body);
 
   const Settings& settings() const { return settings_; }
-  void CountStatement(bool ok) {
+  const core::Clock& clock() const { return clock_; }
+  void CountStatement(bool ok, MonoTime started) {
+    statement_seconds_.Observe(std::chrono::duration<double>(clock_.Monotonic() - started).count());
     statements_.Inc();
     if (!ok) errors_.Inc();
   }
@@ -460,6 +465,7 @@ class SqliteStore::Impl {
   platform::observe::Counter& transactions_;
   platform::observe::Counter& statements_;
   platform::observe::Counter& errors_;
+  platform::observe::Histogram& statement_seconds_;
   // Connections outlive the pool (declared first, destroyed last).
   std::unique_ptr<Connection> writer_;
   std::vector<std::unique_ptr<Connection>> readers_;
@@ -479,18 +485,20 @@ class Transaction final : public ports::SqlTransaction {
   asio::awaitable<Result<ports::SqlResult>> Execute(std::string sql,
                                                     ports::SqlParams params) override {
     if (failed_) co_return Poisoned();
+    const MonoTime started = store_.clock().Monotonic();
     const std::size_t limit = store_.settings().statement_cache;
     const bool read_only = options_.read_only;
     auto result = co_await store_.OnPool([this, &sql, &params, read_only, limit] {
       return RunStatement(conn_, sql, params, read_only, limit);
     });
-    Record(result);
+    Record(result, started);
     co_return result;
   }
   asio::awaitable<Result<void>> ExecuteScript(std::string sql) override {
     if (failed_) co_return Poisoned();
+    const MonoTime started = store_.clock().Monotonic();
     auto result = co_await store_.OnPool([this, &sql] { return RunScript(conn_, sql); });
-    Record(result);
+    Record(result, started);
     co_return result;
   }
   const ports::TransactionOptions& Options() const override { return options_; }
@@ -500,8 +508,8 @@ class Transaction final : public ports::SqlTransaction {
 
  private:
   template <typename T>
-  void Record(const Result<T>& result) {
-    store_.CountStatement(result.has_value());
+  void Record(const Result<T>& result, MonoTime started) {
+    store_.CountStatement(result.has_value(), started);
     if (!result && !failed_) failed_ = result.error();
   }
   std::unexpected<core::Error> Poisoned() const {

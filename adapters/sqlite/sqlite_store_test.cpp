@@ -172,6 +172,9 @@ TEST_F(SqliteStoreTest, CountsTransactionsStatementsAndErrors) {
   EXPECT_NE(text.find("trellis_sql_errors_total{engine=\"sqlite\",db=\"main\"} 2"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("trellis_sql_statement_seconds_count{engine=\"sqlite\",db=\"main\"} 2"),
+            std::string::npos)
+      << text;
 }
 
 TEST(SqliteStoreOpenTest, UnopenableFileIsUnavailableWithoutThePath) {

@@ -223,4 +223,34 @@ class JsonReader {
   std::shared_ptr<internal::ReadGate> gate_;
 };
 
+// Builds a JSON response body. Strings are escaped, and invalid UTF-8 in them (say, from an old
+// row) becomes U+FFFD, so the output is always valid JSON. Keys and values must alternate
+// inside objects; the caller balances Begin/End.
+//
+//   JsonWriter w;
+//   w.BeginObject().Key("id").String(id).Key("labels").BeginArray().String("a").EndArray();
+//   std::string body = std::move(w.EndObject()).Take();
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view name);
+  JsonWriter& String(std::string_view value);
+  JsonWriter& Int(std::int64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+
+  [[nodiscard]] std::string Take() && { return std::move(out_); }
+
+ private:
+  void BeforeValue();
+  void AppendString(std::string_view s);
+
+  std::string out_;
+  std::vector<bool> has_members_;  // one per open object or array
+  bool after_key_ = false;
+};
+
 }  // namespace trellis::platform::http

@@ -380,5 +380,42 @@ TEST_F(JsonReaderDeathTest, NoValueIsHandedOutFromARefusedBody) {
       "Finish");
 }
 
+// --- The writer ---------------------------------------------------------------------------
+
+TEST(JsonWriterTest, WritesNestedValuesWithCommas) {
+  JsonWriter w;
+  w.BeginObject().Key("id").String("t-1").Key("n").Int(-7).Key("ok").Bool(true);
+  w.Key("none").Null().Key("labels").BeginArray().String("a").String("b").EndArray();
+  w.Key("empty").BeginObject().EndObject().Key("list").BeginArray().EndArray();
+  w.Key("rows").BeginArray().BeginObject().Key("x").Int(1).EndObject().BeginObject().EndObject();
+  w.EndArray().EndObject();
+  EXPECT_EQ(std::move(w).Take(),
+            R"({"id":"t-1","n":-7,"ok":true,"none":null,"labels":["a","b"],"empty":{},)"
+            R"("list":[],"rows":[{"x":1},{}]})");
+}
+
+TEST(JsonWriterTest, EscapesAndRepairsStringsSoTheOutputParses) {
+  JsonWriter w;
+  // Split literals: a hex escape would swallow a following "b" or "c".
+  const std::string bad =
+      "a\xff\xc0\xaf"
+      "b\xed\xa0\x80"
+      "c\xe2\x82";
+  w.BeginObject().Key("q\"\\\n").String("\x01</script>").Key("bad").String(bad);
+  w.Key("ok").String("h\xc3\xa9 \xf0\x9f\x98\x80").EndObject();
+  const std::string out = std::move(w).Take();
+  auto parsed = ParseJsonObject(out);
+  ASSERT_TRUE(parsed.has_value()) << out;
+  JsonReader r(*parsed);
+  auto quoted = r.String("q\"\\\n");
+  auto repaired = r.String("bad");
+  auto ok = r.String("ok");
+  ASSERT_TRUE(r.Finish().has_value());
+  EXPECT_EQ(*quoted, "\x01</script>");
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(*repaired, "a" + fffd + fffd + fffd + "b" + fffd + fffd + fffd + "c" + fffd + fffd);
+  EXPECT_EQ(*ok, "h\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace trellis::platform::http

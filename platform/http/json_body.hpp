@@ -146,6 +146,9 @@ class JsonField {
     return Checked().value_or(std::forward<U>(fallback));
   }
   [[nodiscard]] const std::optional<T>& optional() const { return Checked(); }
+  // Unchecked, for cross-field checks before Finish() (then JsonReader::Reject): the body the
+  // value came from may still be refused, so it must not be used for anything else.
+  [[nodiscard]] const std::optional<T>& Peek() const { return value_; }
 
  private:
   [[nodiscard]] const std::optional<T>& Checked() const {
@@ -208,7 +211,8 @@ class JsonReader {
   [[nodiscard]] JsonField<Patch<std::int64_t>> NullableInt(std::string_view name,
                                                            IntRules rules = {});
 
-  // Adds an error the rules cannot express (say, two fields that contradict each other).
+  // Adds an error the rules cannot express (say, two fields that contradict each other, seen
+  // with JsonField::Peek). Call it before Finish().
   void Reject(std::string_view name, std::string detail);
 
   // Unknown members become errors; then kValidation with every field error, or success, after

@@ -340,6 +340,21 @@ TEST(JsonReaderTest, PatchValuesAreStillValidated) {
   EXPECT_EQ(Fields(ok.error()), want);
 }
 
+TEST(JsonReaderTest, CrossFieldChecksPeekAndReject) {
+  const JsonObject body = Parse(R"({"start":5,"end":3})");
+  JsonReader r(body);
+  auto start = r.Int("start");
+  auto end = r.Int("end");
+  if (start.Peek() && end.Peek() && *end.Peek() < *start.Peek()) {
+    r.Reject("end", "must not be before start");
+  }
+  auto ok = r.Finish();
+  ASSERT_FALSE(ok.has_value());
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"/end", "must not be before start"}};
+  EXPECT_EQ(Fields(ok.error()), want);
+}
+
 TEST(JsonReaderTest, FinishIsIdempotent) {
   const JsonObject body = Parse(R"({"x":1})");
   JsonReader r(body);

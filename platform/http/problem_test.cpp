@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json/src.hpp>  // header-only Boost.JSON for this test binary
+#include <boost/json/parse.hpp>
 
 #include "platform/http/wire.hpp"
 

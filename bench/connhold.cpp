@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -58,42 +59,26 @@ struct Options {
   double hold = 120;         // seconds to hold before giving up on being told to stop
 };
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "connhold: %s\n"
-               "usage: connhold [--host H] --port P [--source A] [--path /p] --connections N\n"
-               "                [--concurrency C] [--open-timeout S] [--hold S]\n",
-               why);
-  std::exit(2);
-}
-
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) Usage("missing value");
-    const char* v = argv[++i];
-    if (flag == "--host") {
-      o.host = v;
-    } else if (flag == "--port") {
-      o.port = std::atoi(v);
-    } else if (flag == "--source") {
-      o.source = v;
-    } else if (flag == "--path") {
-      o.path = v;
-    } else if (flag == "--connections") {
-      o.connections = std::atol(v);
-    } else if (flag == "--concurrency") {
-      o.concurrency = std::atoi(v);
-    } else if (flag == "--open-timeout") {
-      o.open_timeout = std::atof(v);
-    } else if (flag == "--hold") {
-      o.hold = std::atof(v);
-    } else {
-      Usage("unknown flag");
-    }
+  CLI::App app{"Opens many keep-alive connections to one server and holds them idle.", "connhold"};
+  app.add_option("--host", o.host, "server address");
+  app.add_option("--port", o.port, "server port")->required()->check(CLI::Range(1, 65535));
+  app.add_option("--source", o.source, "local address to bind (one of 127.0.0.x)");
+  app.add_option("--path", o.path, "request path for the one request per connection");
+  app.add_option("--connections", o.connections, "connections to open")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--concurrency", o.concurrency, "opens in flight at once")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--open-timeout", o.open_timeout, "seconds for the opening phase")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--hold", o.hold, "seconds to hold at most")->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (o.port <= 0 || o.connections <= 0 || o.concurrency <= 0) Usage("bad numbers");
   return o;
 }
 
@@ -156,7 +141,8 @@ class Holder {
     src_.sin_family = AF_INET;
     if (inet_pton(AF_INET, opt_.host.c_str(), &dst_.sin_addr) != 1 ||
         inet_pton(AF_INET, opt_.source.c_str(), &src_.sin_addr) != 1) {
-      Usage("host and source must be IPv4 addresses");
+      std::fprintf(stderr, "connhold: --host and --source must be IPv4 addresses\n");
+      std::exit(2);
     }
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     sigset_t mask;

@@ -11,6 +11,7 @@
 // and that wait is part of its latency. One thread, Boost.Asio, no allocation per request.
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -51,43 +52,27 @@ struct Options {
   double drain = 2;      // seconds to wait for outstanding responses after the last send
 };
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "loadgen: %s\n"
-               "usage: loadgen [--host H] [--port P] [--path /p] --rate R [--connections N]\n"
-               "               [--duration S] [--warmup S] [--drain S]\n",
-               why);
-  std::exit(2);
-}
-
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) Usage("missing value");
-    const char* v = argv[++i];
-    if (flag == "--host") {
-      o.host = v;
-    } else if (flag == "--port") {
-      o.port = v;
-    } else if (flag == "--path") {
-      o.path = v;
-    } else if (flag == "--rate") {
-      o.rate = std::atof(v);
-    } else if (flag == "--connections") {
-      o.connections = std::atoi(v);
-    } else if (flag == "--duration") {
-      o.duration = std::atof(v);
-    } else if (flag == "--warmup") {
-      o.warmup = std::atof(v);
-    } else if (flag == "--drain") {
-      o.drain = std::atof(v);
-    } else {
-      Usage("unknown flag");
-    }
-  }
-  if (o.rate <= 0 || o.connections <= 0 || o.duration <= 0 || o.warmup < 0 || o.drain < 0) {
-    Usage("rate, connections and duration must be positive");
+  CLI::App app{"Open-loop HTTP load at a fixed rate; latency from each request's due time.",
+               "loadgen"};
+  app.add_option("--host", o.host, "server address");
+  app.add_option("--port", o.port, "server port");
+  app.add_option("--path", o.path, "request path");
+  app.add_option("--rate", o.rate, "requests per second, all connections together")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--connections", o.connections, "keep-alive connections")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--duration", o.duration, "seconds measured")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "seconds sent first, not measured")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--drain", o.drain, "seconds to wait for outstanding responses")
+      ->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return o;
 }

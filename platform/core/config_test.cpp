@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace trellis::platform::core::config {
 namespace {
 
@@ -32,24 +34,14 @@ Schema TestSchema() {
   return s;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("trellis-config-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter_++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const auto p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
+using tests::support::TempDir;
 
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+// Writes a file into the directory and returns its path.
+std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const auto p = dir.Path() / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
 
 TEST(ConfigTest, DefaultsApply) {
   auto c = Config::Load(TestSchema(), std::nullopt, Environment());
@@ -63,9 +55,9 @@ TEST(ConfigTest, DefaultsApply) {
 
 TEST(ConfigTest, FileOverridesDefaultsAndEnvOverridesFile) {
   TempDir dir;
-  const auto file = dir.Write("t.yaml",
-                              "http:\n  port: 9000\n  address: 0.0.0.0\n"
-                              "cors:\n  origins: [https://a.example, https://b.example]\n");
+  const auto file = Write(dir, "t.yaml",
+                          "http:\n  port: 9000\n  address: 0.0.0.0\n"
+                          "cors:\n  origins: [https://a.example, https://b.example]\n");
   auto c =
       Config::Load(TestSchema(), file, Env({{"TRELLIS_HTTP_PORT", "9100"}, {"HOME", "/root"}}));
   ASSERT_TRUE(c) << c.error().message;
@@ -104,7 +96,7 @@ TEST(ConfigTest, NonIntegerAndBadBoolAreRefused) {
 
 TEST(ConfigTest, UnknownKeysAreErrors) {
   TempDir dir;
-  const auto file = dir.Write("t.yaml", "http:\n  prot: 1\n");
+  const auto file = Write(dir, "t.yaml", "http:\n  prot: 1\n");
   auto c = Config::Load(TestSchema(), file, Environment());
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("http.prot: unknown key in file " + file + ":2"),
@@ -123,7 +115,7 @@ TEST(ConfigTest, ConfigFileVariableIsNotAKey) {
 
 TEST(ConfigTest, InvalidYamlNamesTheLine) {
   TempDir dir;
-  const auto file = dir.Write("t.yaml", "http:\n  port: [1\n");
+  const auto file = Write(dir, "t.yaml", "http:\n  port: [1\n");
   auto c = Config::Load(TestSchema(), file, Environment());
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("invalid YAML at line"), std::string::npos);
@@ -137,7 +129,7 @@ TEST(ConfigTest, MissingFileIsAnError) {
 
 TEST(ConfigTest, SecretFromFileIsRedactedAndReloaded) {
   TempDir dir;
-  const auto secret = dir.Write("pw", "hunter2\n");
+  const auto secret = Write(dir, "pw", "hunter2\n");
   auto c = Config::Load(TestSchema(), std::nullopt, Env({{"TRELLIS_DB_PASSWORD_FILE", secret}}));
   ASSERT_TRUE(c) << c.error().message;
   auto s = c->SecretOf("db.password");
@@ -146,7 +138,7 @@ TEST(ConfigTest, SecretFromFileIsRedactedAndReloaded) {
   EXPECT_EQ(described.find("hunter2"), std::string::npos);
   EXPECT_NE(described.find("db.password: <redacted>"), std::string::npos) << described;
 
-  dir.Write("pw", "correct-horse\n");
+  Write(dir, "pw", "correct-horse\n");
   auto changed = c->ReloadSecrets();
   ASSERT_TRUE(changed);
   EXPECT_EQ(*changed, std::vector<std::string>{"db.password"});
@@ -160,8 +152,8 @@ TEST(ConfigTest, SecretFromFileIsRedactedAndReloaded) {
 
 TEST(ConfigTest, SecretFileFromYaml) {
   TempDir dir;
-  const auto secret = dir.Write("pw", "s3cret");
-  const auto file = dir.Write("t.yaml", "db:\n  password_file: " + secret + "\n");
+  const auto secret = Write(dir, "pw", "s3cret");
+  const auto file = Write(dir, "t.yaml", "db:\n  password_file: " + secret + "\n");
   auto c = Config::Load(TestSchema(), file, Environment());
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->SecretOf("db.password")->Value(), "s3cret");

@@ -7,6 +7,7 @@
 //   }
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "platform/core/clock.hpp"
+#include "platform/core/principal.hpp"
 #include "platform/observe/trace.hpp"
 
 namespace trellis::platform::http {
@@ -36,7 +38,9 @@ struct RequestContext {
   core::Clock::MonoTime deadline{};  // every outbound call takes the remaining budget from this
   std::string_view route;            // the matched route pattern, for logs and metrics
   std::string remote_address;
-  std::string tenant;  // set by authentication once known
+  std::string tenant;  // the org a request addresses, once known (for logs)
+  // Set by the authentication middleware; null for anonymous requests.
+  std::shared_ptr<const core::Principal> principal;
 };
 
 struct Request {

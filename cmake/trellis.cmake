@@ -36,6 +36,12 @@ function(trellis_module NAME)
   endif()
   if(TRELLIS_TESTS AND M_TESTS)
     foreach(test_src IN LISTS M_TESTS)
+      # For trees where several people add files at once: a test not yet written is skipped
+      # with a warning instead of failing the configure (never set in CI).
+      if(TRELLIS_TOLERATE_MISSING AND NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${test_src})
+        message(WARNING "skipping ${test_src}: not there yet")
+        continue()
+      endif()
       get_filename_component(test_name ${test_src} NAME_WE)
       add_executable(${test_name} ${test_src})
       target_link_libraries(${test_name} PRIVATE ${lib} ${M_TEST_DEPS} GTest::gtest GTest::gmock

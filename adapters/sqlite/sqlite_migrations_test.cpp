@@ -7,6 +7,7 @@
 
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/core/clock.hpp"
+#include "platform/core/time_format.hpp"
 #include "platform/observe/metrics.hpp"
 #include "platform/store/migrations.hpp"
 #include "tests/contract/sql_store_contract.hpp"
@@ -78,17 +79,32 @@ TEST_F(MigrationsTest, AppliesInVersionOrderAndRecordsHistory) {
   auto report = MigrateDir();
   ASSERT_TRUE(report.has_value()) << report.error().internal;
   EXPECT_EQ(report->applied, (std::vector<std::int64_t>{1, 2, 10}));
-  EXPECT_EQ(Column("SELECT name FROM schema_history ORDER BY version"),
-            (std::vector<std::string>{"create_tasks", "seed", "add_done"}));
+  EXPECT_EQ(Column("SELECT description FROM flyway_schema_history ORDER BY installed_rank"),
+            (std::vector<std::string>{"create tasks", "seed", "add done"}));
+  EXPECT_EQ(
+      Column("SELECT script FROM flyway_schema_history ORDER BY installed_rank"),
+      (std::vector<std::string>{"V1__create_tasks.sql", "V2__seed.sql", "V10__add_done.sql"}));
   EXPECT_EQ(Column("SELECT done FROM tasks"), std::vector<std::string>{"0"});
   const auto expected_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
           .count();
-  EXPECT_EQ(Column("SELECT applied_at FROM schema_history WHERE version = 1"),
-            std::vector<std::string>{std::to_string(expected_ms)});
-  EXPECT_EQ(
-      Column("SELECT checksum FROM schema_history WHERE version = 2"),
-      std::vector<std::string>{Sha256Hex("INSERT INTO tasks (id, title) VALUES (1, 'first');")});
+  EXPECT_EQ(Column("SELECT installed_on FROM flyway_schema_history WHERE version = '1'"),
+            std::vector<std::string>{platform::core::FormatRfc3339Ms(expected_ms)});
+  EXPECT_EQ(Column("SELECT checksum FROM flyway_schema_history WHERE version = '2'"),
+            std::vector<std::string>{std::to_string(
+                FlywayChecksum("INSERT INTO tasks (id, title) VALUES (1, 'first');"))});
+  EXPECT_EQ(Column("SELECT COUNT(*) FROM flyway_schema_history WHERE success AND type = 'SQL'"),
+            std::vector<std::string>{"3"});
+}
+
+TEST(FlywayChecksumTest, MatchesFlywaysLineBasedCrc32) {
+  // zlib.crc32(b"ab") as a signed 32-bit integer; line terminators and a BOM do not count.
+  EXPECT_EQ(FlywayChecksum("a\nb"), -1635563411);
+  EXPECT_EQ(FlywayChecksum("a\r\nb\n"), -1635563411);
+  EXPECT_EQ(FlywayChecksum("\xEF\xBB\xBF"
+                           "a\rb"),
+            -1635563411);
+  EXPECT_NE(FlywayChecksum("a\nc"), -1635563411);
 }
 
 TEST_F(MigrationsTest, RerunIsANoOpAndNewFilesApply) {
@@ -114,7 +130,7 @@ TEST_F(MigrationsTest, ChangedAppliedFileRefusesToStart) {
   EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(r.error().internal.find("changed"), std::string::npos) << r.error().internal;
   // Nothing after the check ran.
-  EXPECT_EQ(Column("SELECT version FROM schema_history"), std::vector<std::string>{"1"});
+  EXPECT_EQ(Column("SELECT version FROM flyway_schema_history"), std::vector<std::string>{"1"});
 }
 
 TEST_F(MigrationsTest, MissingOrDuplicateVersionsRefuse) {
@@ -156,7 +172,7 @@ TEST_F(MigrationsTest, FailingMigrationRollsBackAndLeavesHistoryUnchanged) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kInternal);
   EXPECT_NE(r.error().internal.find("V2__broken"), std::string::npos) << r.error().internal;
-  EXPECT_EQ(Column("SELECT version FROM schema_history"), std::vector<std::string>{"1"});
+  EXPECT_EQ(Column("SELECT version FROM flyway_schema_history"), std::vector<std::string>{"1"});
   EXPECT_TRUE(
       Column("SELECT name FROM sqlite_master WHERE name IN ('half', 'after_broken')").empty());
   // Fixed, it applies.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/crc.hpp>
 #include <charconv>
 #include <chrono>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "platform/core/time_format.hpp"
 
 namespace trellis::platform::store {
 
@@ -22,16 +25,31 @@ using ports::SqlTransaction;
 
 namespace {
 
-// Portable across SQLite and PostgreSQL; applied_at is Unix milliseconds (UTC).
+// Flyway's history table (same name and columns), so operators' Flyway-aware tooling reads
+// it; installed_on is RFC 3339 UTC text, which both engines store without conversion.
 constexpr const char* kCreateHistory =
-    "CREATE TABLE IF NOT EXISTS schema_history ("
-    "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, "
-    "applied_at BIGINT NOT NULL)";
+    "CREATE TABLE IF NOT EXISTS flyway_schema_history ("
+    "installed_rank INTEGER NOT NULL PRIMARY KEY, version VARCHAR(50), "
+    "description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, "
+    "checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, "
+    "execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL)";
 
-constexpr const char* kReadHistory = "SELECT version, name, checksum FROM schema_history";
-constexpr const char* kFindApplied = "SELECT checksum FROM schema_history WHERE version = $1";
+constexpr const char* kReadHistory =
+    "SELECT version, description, checksum FROM flyway_schema_history WHERE success";
+constexpr const char* kFindApplied =
+    "SELECT checksum FROM flyway_schema_history WHERE version = $1";
 constexpr const char* kRecord =
-    "INSERT INTO schema_history (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)";
+    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, "
+    "checksum, installed_by, installed_on, execution_time, success) "
+    "VALUES ((SELECT COALESCE(MAX(installed_rank), 0) + 1 FROM flyway_schema_history), $1, $2, "
+    "'SQL', $3, $4, 'trellis', $5, $6, TRUE)";
+
+// Flyway shows the name with spaces for underscores.
+std::string Description(const Migration& m) {
+  std::string d = m.name;
+  std::replace(d.begin(), d.end(), '_', ' ');
+  return d;
+}
 
 std::string MigrationName(const Migration& m) {
   return "V" + std::to_string(m.version) + "__" + m.name;
@@ -39,19 +57,25 @@ std::string MigrationName(const Migration& m) {
 
 struct Applied {
   std::string name;
-  std::string checksum;
+  std::int64_t checksum = 0;
 };
 
 Result<std::map<std::int64_t, Applied>> ReadHistory(const ports::SqlResult& result) {
   std::map<std::int64_t, Applied> history;
   for (const auto& row : result.rows) {
-    auto version = row.Get<std::int64_t>("version");
-    auto name = row.Get<std::string>("name");
-    auto checksum = row.Get<std::string>("checksum");
-    if (!version) return std::unexpected(version.error());
+    auto version_text = row.Get<std::string>("version");
+    auto name = row.Get<std::string>("description");
+    auto checksum = row.Get<std::int64_t>("checksum");
+    if (!version_text) return std::unexpected(version_text.error());
     if (!name) return std::unexpected(name.error());
     if (!checksum) return std::unexpected(checksum.error());
-    history.emplace(*version, Applied{std::move(*name), std::move(*checksum)});
+    std::int64_t version = 0;
+    const auto* end = version_text->data() + version_text->size();
+    if (std::from_chars(version_text->data(), end, version).ptr != end) {
+      return core::Fail(ErrorCode::kFailedPrecondition, "schema migrations are inconsistent",
+                        "flyway_schema_history has version " + *version_text);
+    }
+    history.emplace(version, Applied{std::move(*name), *checksum});
   }
   return history;
 }
@@ -70,13 +94,13 @@ Result<void> Validate(const std::vector<Migration>& migrations,
     if (it == files.end()) {
       return core::Fail(
           ErrorCode::kFailedPrecondition, "schema migrations are inconsistent",
-          "applied migration V" + std::to_string(version) + "__" + applied.name + " has no file");
+          "applied migration V" + std::to_string(version) + " (" + applied.name + ") has no file");
     }
     if (it->second->checksum != applied.checksum) {
       return core::Fail(ErrorCode::kFailedPrecondition, "schema migrations are inconsistent",
-                        "applied migration V" + std::to_string(version) + "__" + applied.name +
-                            " changed: checksum " + it->second->checksum + ", recorded " +
-                            applied.checksum);
+                        "applied migration " + MigrationName(*it->second) + " changed: checksum " +
+                            std::to_string(it->second->checksum) + ", recorded " +
+                            std::to_string(applied.checksum));
     }
   }
   if (!history.empty()) {
@@ -98,18 +122,24 @@ ports::Awaitable<void> ApplyOne(SqlTransaction& tx, const Migration& m, const co
                                 bool& applied) {
   // Parameters are built outside co_await: g++ 12 cannot keep an initializer_list's array
   // alive across a suspension ("array used as initializer").
-  ports::SqlParams find{m.version};
+  ports::SqlParams find{std::to_string(m.version)};
   auto seen = co_await tx.Execute(kFindApplied, std::move(find));
   if (!seen) co_return std::unexpected(seen.error());
   if (!seen->rows.empty()) co_return Result<void>();
+  const auto started = clock.Monotonic();
   if (auto ran = co_await tx.ExecuteScript(m.sql); !ran) {
     core::Error error = ran.error();
     error.internal = MigrationName(m) + ": " + error.internal;
     co_return std::unexpected(std::move(error));
   }
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
-  ports::SqlParams record{m.version, m.name, m.checksum, now_ms};
+  const auto to_ms = [](auto d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  const std::int64_t now_ms = to_ms(clock.Now().time_since_epoch());
+  const std::int64_t took_ms = to_ms(clock.Monotonic() - started);
+  ports::SqlParams record{std::to_string(m.version),     Description(m),
+                          MigrationName(m) + ".sql",     std::int64_t{m.checksum},
+                          core::FormatRfc3339Ms(now_ms), took_ms};
   auto recorded = co_await tx.Execute(kRecord, std::move(record));
   if (!recorded) co_return std::unexpected(recorded.error());
   applied = true;
@@ -117,6 +147,22 @@ ports::Awaitable<void> ApplyOne(SqlTransaction& tx, const Migration& m, const co
 }
 
 }  // namespace
+
+std::int32_t FlywayChecksum(std::string_view text) {
+  // Flyway's ChecksumCalculator: CRC-32 over the lines' UTF-8 bytes without their terminators
+  // (so CRLF and LF checkouts agree), a leading BOM dropped.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  boost::crc_32_type crc;
+  while (!text.empty()) {
+    std::size_t eol = text.find_first_of("\r\n");
+    std::string_view line = text.substr(0, eol);
+    crc.process_bytes(line.data(), line.size());
+    if (eol == std::string_view::npos) break;
+    text.remove_prefix(
+        eol + ((text[eol] == '\r' && eol + 1 < text.size() && text[eol + 1] == '\n') ? 2 : 1));
+  }
+  return static_cast<std::int32_t>(crc.checksum());
+}
 
 std::string Sha256Hex(std::string_view text) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
@@ -164,7 +210,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir) 
     m.version = version;
     m.name = stem.substr(sep + 2);
     m.sql = std::move(text).str();
-    m.checksum = Sha256Hex(m.sql);
+    m.checksum = FlywayChecksum(m.sql);
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(),

@@ -1,7 +1,8 @@
 // Flyway-style schema migrations over the SQL store port, for any engine.
 //
 // A directory holds V<n>__<name>.sql files; each pending one runs in its own transaction and
-// is recorded in schema_history (version, name, SHA-256 checksum, applied_at). Start-up is
+// is recorded in flyway_schema_history (Flyway's table and columns, Flyway's CRC-32 checksum).
+// Start-up is
 // refused when an applied file changed or went missing, or a version is duplicated.
 //
 //   auto migrations = LoadMigrations("services/work/migrations");
@@ -22,14 +23,17 @@ namespace trellis::platform::store {
 
 struct Migration {
   std::int64_t version = 0;
-  std::string name;      // from the file name, after "__", without ".sql"
-  std::string sql;       // the file's text
-  std::string checksum;  // SHA-256 of sql, lower-case hex
+  std::string name;           // from the file name, after "__", without ".sql"
+  std::string sql;            // the file's text
+  std::int32_t checksum = 0;  // Flyway's checksum of sql (FlywayChecksum)
 };
 
 // Reads V<n>__<name>.sql files, sorted by version. kInvalidArgument for a .sql file whose name
 // does not follow the pattern or for two files with one version; other files are ignored.
 [[nodiscard]] core::Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir);
+
+// Flyway's checksum of a migration's text: CRC-32 of its lines, terminators excluded.
+[[nodiscard]] std::int32_t FlywayChecksum(std::string_view text);
 
 // Lower-case hex SHA-256 of text.
 [[nodiscard]] std::string Sha256Hex(std::string_view text);

@@ -69,6 +69,7 @@ CREATE TABLE api_keys (
   created_by TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL,
   revoked_at_ms INTEGER,
+  version INTEGER NOT NULL,
   PRIMARY KEY (org_id, id)
 );
 

@@ -11,7 +11,7 @@
 #include "platform/core/ids.hpp"
 #include "platform/ports/sql_store.hpp"
 
-namespace trellis::identity::store {
+namespace trellis::identity::app {
 
 // Sets user_id and status 'active' on every pending membership for `email` (lower-cased by the
 // caller) and appends a "identity.member.joined" event per org to the outbox. Returns how many.
@@ -19,4 +19,4 @@ namespace trellis::identity::store {
     platform::ports::SqlTransaction& tx, const std::string& user_id, const std::string& email,
     std::int64_t now_ms, platform::core::IdGenerator& ids);
 
-}  // namespace trellis::identity::store
+}  // namespace trellis::identity::app

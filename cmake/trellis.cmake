@@ -58,3 +58,24 @@ if(TRELLIS_SANITIZE)
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# trellis_embed_migrations(TARGET <lib> FUNCTION <c++ name> DIR <dir>)
+#
+# Compiles the V<n>__<name>.sql files of DIR into a static library exposing
+#   std::vector<trellis::platform::store::MigrationFile> <FUNCTION>();
+# so the binary carries its schema and `trellis migrate` needs no source tree. Re-run when a
+# file is added (CONFIGURE_DEPENDS) or changed (each file is a dependency of the generated one).
+function(trellis_embed_migrations)
+  cmake_parse_arguments(E "" "TARGET;FUNCTION;DIR" "" ${ARGN})
+  file(GLOB sql_files CONFIGURE_DEPENDS ${E_DIR}/*.sql)
+  list(SORT sql_files)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${E_TARGET}.cpp)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DFUNCTION=${E_FUNCTION} "-DFILES=${sql_files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    VERBATIM)
+  add_library(${E_TARGET} STATIC ${out})
+  target_link_libraries(${E_TARGET} PUBLIC trellis::store)
+endfunction()

@@ -185,11 +185,26 @@ Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir) 
     return core::Fail(ErrorCode::kInvalidArgument, "cannot read the migrations directory",
                       dir.string() + ": " + ec.message());
   }
-  std::vector<Migration> out;
+  std::vector<MigrationFile> files;
   for (const auto& entry : it) {
     if (!entry.is_regular_file() || entry.path().extension() != ".sql") continue;
-    const std::string file = entry.path().filename().string();
-    const std::string stem = entry.path().stem().string();
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return core::Fail(ErrorCode::kInvalidArgument, "cannot read a migration",
+                        entry.path().filename().string());
+    }
+    files.push_back({entry.path().filename().string(), std::move(text).str()});
+  }
+  return ParseMigrations(files);
+}
+
+Result<std::vector<Migration>> ParseMigrations(const std::vector<MigrationFile>& files) {
+  std::vector<Migration> out;
+  for (const auto& [file, text] : files) {
+    if (!file.ends_with(".sql")) continue;
+    const std::string stem = file.substr(0, file.size() - 4);
     const auto sep = stem.find("__");
     std::int64_t version = 0;
     const char* digits = stem.data() + 1;
@@ -200,16 +215,10 @@ Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir) 
       return core::Fail(ErrorCode::kInvalidArgument, "bad migration file name",
                         file + " is not V<n>__<name>.sql");
     }
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      return core::Fail(ErrorCode::kInvalidArgument, "cannot read a migration", file);
-    }
     Migration m;
     m.version = version;
     m.name = stem.substr(sep + 2);
-    m.sql = std::move(text).str();
+    m.sql = text;
     m.checksum = FlywayChecksum(m.sql);
     out.push_back(std::move(m));
   }

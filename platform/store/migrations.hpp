@@ -28,9 +28,20 @@ struct Migration {
   std::int32_t checksum = 0;  // Flyway's checksum of sql (FlywayChecksum)
 };
 
+// A migration file's name ("V1__init.sql") and text, as read from disk or compiled into the
+// binary (cmake/trellis.cmake: trellis_embed_migrations).
+struct MigrationFile {
+  std::string name;
+  std::string text;
+};
+
 // Reads V<n>__<name>.sql files, sorted by version. kInvalidArgument for a .sql file whose name
 // does not follow the pattern or for two files with one version; other files are ignored.
 [[nodiscard]] core::Result<std::vector<Migration>> LoadMigrations(const std::filesystem::path& dir);
+
+// As LoadMigrations, from files already in memory; names not ending in .sql are ignored.
+[[nodiscard]] core::Result<std::vector<Migration>> ParseMigrations(
+    const std::vector<MigrationFile>& files);
 
 // Flyway's checksum of a migration's text: CRC-32 of its lines, terminators excluded.
 [[nodiscard]] std::int32_t FlywayChecksum(std::string_view text);

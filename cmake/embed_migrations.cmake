@@ -1,0 +1,15 @@
+# Script mode helper of trellis_embed_migrations: writes OUT, a C++ file whose FUNCTION returns
+# FILES' names and texts. Texts go in raw string literals with a delimiter no SQL file uses.
+set(body "#include \"platform/store/migrations.hpp\"\n\n")
+string(APPEND body "std::vector<trellis::platform::store::MigrationFile> ${FUNCTION}() {\n  return {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} text)
+  string(FIND "${text}" ")trellis_sql\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${f} contains the raw-string delimiter )trellis_sql\"")
+  endif()
+  string(APPEND body "      {\"${name}\", R\"trellis_sql(${text})trellis_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n}\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,46 @@
+// Helpers for the events module's tests: a context database with an outbox, an event log in a
+// temp dir, a coroutine runner and a polling wait.
+#pragma once
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <thread>
+#include <utility>
+
+namespace trellis::platform::events::testing {
+
+// Runs a coroutine to completion on a fresh io_context on this thread; rethrows.
+template <typename T>
+T RunSync(boost::asio::awaitable<T> task) {
+  boost::asio::io_context ctx;
+  std::exception_ptr thrown;
+  std::optional<T> out;
+  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
+    thrown = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  ctx.run();
+  if (thrown) std::rethrow_exception(thrown);
+  return std::move(*out);
+}
+
+// Polls pred until it holds or the timeout passes; the last answer.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred();
+}
+
+inline constexpr const char* kOutboxDdl =
+    "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT "
+    "NULL, org_id TEXT NOT NULL, actor_id TEXT NOT NULL, subject_id TEXT NOT NULL, payload TEXT "
+    "NOT NULL, occurred_at_ms INTEGER NOT NULL, audience TEXT NOT NULL)";
+
+}  // namespace trellis::platform::events::testing

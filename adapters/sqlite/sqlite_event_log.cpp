@@ -7,6 +7,9 @@
 #include "platform/events/outbox.hpp"
 #include "platform/store/migrations.hpp"
 
+// Generated from adapters/sqlite/migrations/event_log by trellis_embed_migrations.
+std::vector<trellis::platform::store::MigrationFile> TrellisEventLogMigrations();
+
 namespace trellis::adapters::sqlite {
 
 namespace asio = boost::asio;
@@ -37,7 +40,7 @@ SqliteEventLog::SqliteEventLog(std::unique_ptr<SqliteStore> store, const core::C
 
 asio::awaitable<core::Result<std::unique_ptr<SqliteEventLog>>> SqliteEventLog::Open(
     EventLogSettings settings, const core::Clock& clock, platform::observe::Registry& metrics) {
-  auto migrations = platform::store::LoadMigrations(settings.migrations_dir);
+  auto migrations = platform::store::ParseMigrations(TrellisEventLogMigrations());
   if (!migrations) co_return std::unexpected(migrations.error());
   Settings store_settings;
   store_settings.path = settings.path;

@@ -1,5 +1,6 @@
 // The embedded event log: the EventLog port on its own SQLite file (events.db), through the
-// SqlStore port, with its schema in adapters/sqlite/migrations/event_log/.
+// SqlStore port, with its schema in adapters/sqlite/migrations/event_log/ (compiled into the
+// binary and applied by Open).
 //
 // Offsets are SQLite AUTOINCREMENT row ids: assigned by the single writer in append order and
 // never reused. Waiters for new events are woken in-process (one process owns the file).
@@ -23,8 +24,6 @@ namespace trellis::adapters::sqlite {
 
 struct EventLogSettings {
   std::filesystem::path path;  // events.db under data_dir
-  // The directory holding V1__event_log.sql (adapters/sqlite/migrations/event_log).
-  std::filesystem::path migrations_dir;
   std::size_t readers = 2;
 };
 

@@ -46,7 +46,6 @@ class SqliteEventLogTest : public ::testing::Test {
     log_.reset();
     EventLogSettings settings;
     settings.path = dir_.Path() / "events.db";
-    settings.migrations_dir = TRELLIS_EVENT_LOG_MIGRATIONS;
     auto opened = RunSync(SqliteEventLog::Open(settings, clock_, registry_));
     ASSERT_TRUE(opened) << opened.error().internal;
     log_ = std::move(*opened);

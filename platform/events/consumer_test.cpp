@@ -39,7 +39,6 @@ class ConsumerTest : public ::testing::Test {
   void SetUp() override {
     adapters::sqlite::EventLogSettings ls;
     ls.path = dir_.Path() / "events.db";
-    ls.migrations_dir = TRELLIS_EVENT_LOG_MIGRATIONS;
     auto log = RunSync(SqliteEventLog::Open(ls, clock_, registry_));
     ASSERT_TRUE(log) << log.error().internal;
     log_ = std::move(*log);

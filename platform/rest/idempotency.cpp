@@ -14,6 +14,9 @@
 #include "platform/core/log.hpp"
 #include "platform/http/problem.hpp"
 
+// Generated from platform/rest/migrations by trellis_embed_migrations.
+std::vector<trellis::platform::store::MigrationFile> TrellisRestMigrations();
+
 namespace trellis::platform::rest {
 namespace {
 
@@ -132,6 +135,8 @@ struct Idempotency::Claim {
   Outcome outcome = Outcome::kInFlight;
   http::Response stored;  // for kReplay
 };
+
+std::vector<store::MigrationFile> IdempotencyMigrations() { return TrellisRestMigrations(); }
 
 core::Result<void> ValidateIdempotencySettings(const IdempotencySettings& settings) {
   if (settings.ttl < kMinIdempotencyTtl) {

@@ -1,8 +1,9 @@
 // Idempotency-Key for POST: a retried create returns the first attempt's response instead of
 // creating twice.
 //
-//   rest::Idempotency idempotency(edge_store, clock, {});     // edge.db, migrated with
-//                                                              // platform/rest/migrations
+//   auto schema = store::ParseMigrations(rest::IdempotencyMigrations());  // into edge.db
+//   co_await store::Migrate(edge_store, *schema, clock, {});
+//   rest::Idempotency idempotency(edge_store, clock, {});
 //   router.Add(Method::kPost, "/api/v1/orgs/{org}/projects", idempotency.Wrap(CreateProject));
 //
 // Keys are scoped per org ("org:<org>" when the route has an {org} parameter), else per caller
@@ -27,6 +28,7 @@
 #include "platform/core/error.hpp"
 #include "platform/http/router.hpp"
 #include "platform/ports/sql_store.hpp"
+#include "platform/store/migrations.hpp"
 
 namespace trellis::platform::rest {
 
@@ -43,6 +45,10 @@ struct IdempotencySettings {
   // Response headers replayed besides Content-Type (case-insensitive names).
   std::vector<std::string> replay_headers = {"Location", "ETag"};
 };
+
+// The idempotency_keys schema (platform/rest/migrations, compiled in) for the database that
+// holds it: the gateway's edge.db.
+[[nodiscard]] std::vector<store::MigrationFile> IdempotencyMigrations();
 
 // kInvalidArgument when a setting is out of range (ttl below 24 h, in_flight_timeout <= 0);
 // for the composition root, which refuses to start rather than silently raise them.
@@ -63,9 +69,6 @@ class Idempotency {
 
   // Deletes every expired key; returns how many.
   [[nodiscard]] boost::asio::awaitable<core::Result<std::int64_t>> Purge();
-
-  // The directory of this module's migrations, relative to the source root.
-  static constexpr const char* kMigrationsDir = "platform/rest/migrations";
 
  private:
   struct Claim;

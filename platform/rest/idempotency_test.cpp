@@ -80,8 +80,7 @@ class IdempotencyTest : public ::testing::Test {
     auto opened = SqliteStore::Open({.path = tmp_.Path() / "edge.db"}, clock_, registry_);
     ASSERT_TRUE(opened.has_value()) << opened.error().internal;
     store_ = std::move(*opened);
-    auto migrations = store::LoadMigrations(std::filesystem::path(TRELLIS_SOURCE_DIR) /
-                                            Idempotency::kMigrationsDir);
+    auto migrations = store::ParseMigrations(IdempotencyMigrations());
     ASSERT_TRUE(migrations.has_value()) << migrations.error().message;
     auto migrated = RunSync(store::Migrate(*store_, *migrations, clock_, {}));
     ASSERT_TRUE(migrated.has_value()) << migrated.error().internal;

@@ -394,10 +394,13 @@ asio::awaitable<Result<VerifiedToken>> OidcVerifier::Verify(std::string token,
     co_return Reject("header typ \"" + header->typ + "\" not accepted");
   }
 
+  // "" when the digest fails: two tokens must never share a key, so no caching then.
   std::string cache_key = Sha256(token);
-  if (auto hit = impl_->CacheFind(cache_key)) {
-    ++impl_->cache_hits;
-    co_return std::move(*hit);
+  if (!cache_key.empty()) {
+    if (auto hit = impl_->CacheFind(cache_key)) {
+      ++impl_->cache_hits;
+      co_return std::move(*hit);
+    }
   }
 
   auto keys = co_await impl_->Keys(header->kid, deadline);
@@ -407,7 +410,7 @@ asio::awaitable<Result<VerifiedToken>> OidcVerifier::Verify(std::string token,
   if (!jws) co_return std::unexpected(jws.error());
   auto verified = impl_->CheckClaims(*jws);
   if (!verified) co_return std::unexpected(verified.error());
-  impl_->CachePut(std::move(cache_key), *verified);
+  if (!cache_key.empty()) impl_->CachePut(std::move(cache_key), *verified);
   co_return verified;
 }
 

@@ -16,8 +16,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "platform/core/clock.hpp"
@@ -44,6 +46,23 @@ class ClientFetcher final : public Fetcher {
 
  private:
   http::Client& client_;
+};
+
+// A Fetcher from a function: e.g. the built-in issuer's discovery and JWKS served in-process
+// instead of over loopback HTTP. The function (and what it refers to) must outlive the fetcher.
+class FunctionFetcher final : public Fetcher {
+ public:
+  using Function = std::function<boost::asio::awaitable<core::Result<http::ClientResponse>>(
+      std::string url, core::Clock::MonoTime deadline)>;
+  explicit FunctionFetcher(Function function) : function_(std::move(function)) {}
+  // Fetcher
+  [[nodiscard]] boost::asio::awaitable<core::Result<http::ClientResponse>> Get(
+      std::string url, core::Clock::MonoTime deadline) override {
+    return function_(std::move(url), deadline);
+  }
+
+ private:
+  Function function_;
 };
 
 inline constexpr std::chrono::seconds kMaxLeeway{60};

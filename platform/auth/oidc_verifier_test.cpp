@@ -502,5 +502,34 @@ TEST_F(OidcVerifierTest, CreateRefusesUnsafeSettings) {
   EXPECT_TRUE(OidcVerifier::Create(settings_, fetcher_, clock_).has_value());
 }
 
+TEST_F(OidcVerifierTest, FunctionFetcherServesDocumentsInProcess) {
+  const std::string issuer = "https://id.internal";
+  int calls = 0;
+  FunctionFetcher in_process(
+      [&](std::string url,
+          core::Clock::MonoTime) -> asio::awaitable<core::Result<http::ClientResponse>> {
+        ++calls;
+        http::ClientResponse res;
+        res.status = 200;
+        if (url == issuer + "/.well-known/openid-configuration") {
+          res.body = R"({"issuer":"https://id.internal","jwks_uri":"https://id.internal/jwks"})";
+        } else if (url == issuer + "/jwks") {
+          res.body = JwksJson({key_->PublicJwkJson()});
+        } else {
+          res.status = 404;
+        }
+        co_return res;
+      });
+  settings_.issuer = issuer;
+  auto v = OidcVerifier::Create(settings_, in_process, clock_).value();
+  json::object claims = Claims();
+  claims["iss"] = issuer;
+  auto token = Verify(*v, Sign(claims));
+  ASSERT_TRUE(token.has_value()) << token.error().internal;
+  EXPECT_EQ(token->issuer, issuer);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(fetcher_.Count(), 0);
+}
+
 }  // namespace
 }  // namespace trellis::platform::auth

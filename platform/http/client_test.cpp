@@ -2,23 +2,35 @@
 #include "platform/http/client.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <exception>
+#include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace trellis::platform::http {
 namespace {
@@ -195,6 +207,151 @@ TEST(HttpClient, MissingTrustStoreFailsHttpsOnly) {
   ASSERT_FALSE(res.has_value());
   EXPECT_EQ(res.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(res.error().internal.find("trust store"), std::string::npos);
+}
+
+// --- TLS: a self-signed certificate and a one-response TLS server on loopback ---
+
+struct Certificate {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// A self-signed EC P-256 certificate whose subjectAltName is `san` ("DNS:localhost").
+Certificate SelfSigned(const std::string& san) {
+  Certificate out;
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  const std::string cn = "trellis test";
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str());
+  X509_add_ext(x, ext, -1);
+  X509_EXTENSION_free(ext);
+  X509_sign(x, key, EVP_sha256());
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, x);
+  char* data = nullptr;
+  const auto cert_len = static_cast<std::size_t>(BIO_get_mem_data(bio, &data));
+  out.cert_pem.assign(data, cert_len);
+  BIO_free(bio);
+  bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  const auto key_len = static_cast<std::size_t>(BIO_get_mem_data(bio, &data));
+  out.key_pem.assign(data, key_len);
+  BIO_free(bio);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+class TlsServer {
+ public:
+  explicit TlsServer(const Certificate& cert)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    tls_.use_certificate_chain(asio::buffer(cert.cert_pem));
+    tls_.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
+    asio::co_spawn(io_, Serve(), [](const std::exception_ptr&) {});
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~TlsServer() {
+    io_.stop();
+    thread_.join();
+  }
+  TlsServer(const TlsServer&) = delete;
+  TlsServer& operator=(const TlsServer&) = delete;
+
+  [[nodiscard]] std::uint16_t Port() const { return acceptor_.local_endpoint().port(); }
+  [[nodiscard]] std::string SniSeen() {
+    std::lock_guard lock(mu_);
+    return sni_;
+  }
+
+ private:
+  asio::awaitable<void> Serve() {
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls_);
+      co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) continue;
+      if (const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+        std::lock_guard lock(mu_);
+        sni_ = sni;
+      }
+      std::string request;
+      co_await asio::async_read_until(stream, asio::dynamic_buffer(request), "\r\n\r\n",
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) continue;
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure";
+      co_await asio::async_write(stream, asio::buffer(response),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  asio::io_context io_;
+  asio::ssl::context tls_{asio::ssl::context::tls_server};
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string sni_;  // guarded by mu_
+};
+
+std::string WriteFile(const tests::support::TempDir& dir, const std::string& name,
+                      const std::string& text) {
+  const auto path = (dir.Path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(HttpClientTls, TrustedCertificateVerifiesAndSendsSni) {
+  const Certificate cert = SelfSigned("DNS:localhost");
+  TlsServer server(cert);
+  tests::support::TempDir dir;
+  ClientSettings settings;
+  settings.ca_file = WriteFile(dir, "ca.pem", cert.cert_pem);
+  Client client(settings);
+  auto res =
+      RunSync(client.Get("https://localhost:" + std::to_string(server.Port()) + "/jwks", In(5s)));
+  ASSERT_TRUE(res.has_value()) << res.error().internal;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "secure");
+  EXPECT_EQ(server.SniSeen(), "localhost");
+}
+
+TEST(HttpClientTls, UntrustedCertificateIsUnavailable) {
+  const Certificate cert = SelfSigned("DNS:localhost");
+  TlsServer server(cert);
+  Client client;  // the system store does not know this certificate
+  auto res =
+      RunSync(client.Get("https://localhost:" + std::to_string(server.Port()) + "/", In(5s)));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_EQ(res.error().code, ErrorCode::kUnavailable);
+}
+
+TEST(HttpClientTls, CertificateForAnotherHostIsUnavailable) {
+  const Certificate cert = SelfSigned("DNS:other.example");
+  TlsServer server(cert);
+  tests::support::TempDir dir;
+  ClientSettings settings;
+  settings.ca_file = WriteFile(dir, "ca.pem", cert.cert_pem);
+  Client client(settings);
+  auto res =
+      RunSync(client.Get("https://localhost:" + std::to_string(server.Port()) + "/", In(5s)));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_EQ(res.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(res.error().internal.find("handshake"), std::string::npos);
 }
 
 }  // namespace

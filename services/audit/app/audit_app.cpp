@@ -1,0 +1,83 @@
+#include "services/audit/app/audit_app.hpp"
+
+#include <utility>
+
+#include "platform/events/envelope.hpp"
+#include "services/audit/store/audit_store.hpp"
+
+namespace trellis::audit::app {
+
+namespace core = platform::core;
+namespace ports = platform::ports;
+using core::ErrorCode;
+
+AuditApp::AuditApp(ports::SqlStore& store, identity::v1::IdentityClient& identity)
+    : store_(store), identity_(identity) {}
+
+Call<void> AuditApp::Project(const platform::events::DomainEvent& event) {
+  domain::AuditEvent entry;
+  entry.org_id = event.org_id;
+  entry.id = event.id;
+  entry.seq = event.offset;
+  entry.occurred_at_ms = event.occurred_at_ms;
+  entry.actor_id = event.actor_id;
+  entry.action = event.type;
+  entry.subject_id = event.subject_id;
+  entry.payload = platform::events::PayloadObject(event.payload);
+  ports::TransactionOptions options;
+  options.Org(entry.org_id);
+  co_return co_await store_.Transact(
+      std::move(options), [&entry](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
+        co_return ports::Void(co_await store::InsertAuditEvent(tx, entry));
+      });
+}
+
+Call<core::Role> AuditApp::ResolveRole(const core::Principal& who, const core::CallContext& call,
+                                       const std::string& org_id) {
+  if (who.IsApiKey()) {
+    if (who.api_key_org_id != org_id) {
+      co_return core::Fail(ErrorCode::kNotFound, "no such organization", "API key of another org");
+    }
+    co_return who.api_key_role;
+  }
+  if (who.user_id.empty()) co_return core::Fail(ErrorCode::kUnauthenticated, "sign in first");
+  identity::v1::GetMembershipRequest request;
+  request.set_org_id(org_id);
+  request.set_user_id(who.user_id);
+  auto membership = co_await identity_.GetMembership(std::move(request), call);
+  if (!membership) {
+    if (membership.error().code == ErrorCode::kNotFound) {
+      co_return core::Fail(ErrorCode::kNotFound, "no such organization", "not an active member");
+    }
+    co_return std::unexpected(membership.error());
+  }
+  co_return identity::v1::ToCoreRole(membership->role());
+}
+
+Call<AuditPage> AuditApp::ListAuditEvents(const core::Principal& who, core::CallContext call,
+                                          std::string org_id, AuditQuery query) {
+  auto role = co_await ResolveRole(who, call, org_id);
+  if (!role) co_return std::unexpected(role.error());
+  if (auto ok = domain::Authorize(*role, domain::Action::kViewAuditEvents); !ok) {
+    co_return std::unexpected(ok.error());
+  }
+  AuditPage page;
+  ports::TransactionOptions options;
+  options.ReadOnly().Org(org_id).Deadline(call.deadline);
+  auto done = co_await store_.Transact(
+      std::move(options), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
+        auto rows = co_await store::ListAuditEvents(tx, org_id, query.filter, query.before_seq,
+                                                    query.limit + 1);
+        if (!rows) co_return std::unexpected(rows.error());
+        page.items = std::move(*rows);
+        co_return core::Result<void>();
+      });
+  if (!done) co_return std::unexpected(done.error());
+  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+    page.items.resize(static_cast<std::size_t>(query.limit));
+    page.next_before_seq = page.items.back().seq;
+  }
+  co_return page;
+}
+
+}  // namespace trellis::audit::app

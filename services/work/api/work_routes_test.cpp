@@ -26,6 +26,7 @@
 #include "platform/rest/idempotency.hpp"
 #include "platform/store/migrations.hpp"
 #include "services/work/work_test_support.hpp"
+#include "tests/support/openapi.hpp"
 
 namespace trellis::work::api {
 namespace {
@@ -193,6 +194,9 @@ class WorkRoutesTest : public ::testing::Test {
                                              registry_, db_.Clock(), ids_);
     auto started = server_->Start();
     ASSERT_TRUE(started) << started.error().message;
+    auto spec = tests::support::OpenApiSpec::Load(TRELLIS_SOURCE_DIR "/api/openapi.yaml");
+    ASSERT_TRUE(spec) << spec.error().message << " " << spec.error().internal;
+    spec_.emplace(std::move(*spec));
   }
   void TearDown() override {
     if (server_) {
@@ -202,8 +206,14 @@ class WorkRoutesTest : public ::testing::Test {
   }
 
   Caller As(const std::string& user) { return Caller{"X-Test-User: " + users_.at(user)}; }
+  // An API key of `org` with `role`; its id is KeyId(role).
   Caller Key(const std::string& org, const std::string& role) {
-    return Caller{"X-Test-Key: key-" + role + " " + org + " " + role};
+    return Caller{"X-Test-Key: " + KeyId(role) + " " + org + " " + role};
+  }
+  std::string KeyId(const std::string& role) {
+    auto [it, inserted] = key_ids_.try_emplace(role);
+    if (inserted) it->second = ids_.Next();
+    return it->second;
   }
   static Caller Anonymous() { return Caller{}; }
 
@@ -217,7 +227,27 @@ class WorkRoutesTest : public ::testing::Test {
              "\r\n";
     }
     req += "\r\n" + body;
-    return Exchange(server_->Port(), req);
+    Reply reply = Exchange(server_->Port(), req);
+    CheckAgainstSpec(method, target, reply);
+    return reply;
+  }
+
+  // Every answer must be one api/openapi.yaml documents for its operation.
+  void CheckAgainstSpec(const std::string& method, const std::string& target, const Reply& reply) {
+    if (!spec_) return;
+    const std::string path = target.substr(0, target.find('?'));
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    auto match = router_.Find(http::ParseMethod(method), path, params);
+    if (!match.handler) return;
+    auto valid = spec_->ValidateResponse(method, match.pattern, reply.status,
+                                         reply.Header("content-type"), reply.body);
+    std::string fields;
+    if (!valid) {
+      for (const auto& f : valid.error().fields) fields += " " + f.pointer + ": " + f.detail;
+    }
+    EXPECT_TRUE(valid) << method << " " << match.pattern << " " << reply.status << ": "
+                       << valid.error().message << fields << "\n"
+                       << reply.body;
   }
 
   std::string Orgs(const std::string& org) { return "/api/v1/orgs/" + org; }
@@ -281,10 +311,12 @@ class WorkRoutesTest : public ::testing::Test {
   http::Router router_;
   platform::observe::Registry registry_;
   std::unique_ptr<http::Server> server_;
+  std::optional<tests::support::OpenApiSpec> spec_;
   std::atomic<int> commits_{0};
   std::string org_a_;
   std::string org_b_;
   std::map<std::string, std::string> users_;
+  std::map<std::string, std::string> key_ids_;
 };
 
 // --- happy paths --------------------------------------------------------------------------
@@ -411,6 +443,18 @@ TEST_F(WorkRoutesTest, CommentLifecycle) {
   EXPECT_EQ(Call(As("member"), "DELETE", base + "/" + id, "", {"If-Match: \"2\""}).status, 204);
   EXPECT_TRUE(ItemIds(Call(As("viewer"), "GET", base)).empty());
   EXPECT_EQ(Events().back(), "work.comment.deleted");
+}
+
+TEST_F(WorkRoutesTest, RoutesAreExactlyTheDocumentedWorkOperations) {
+  auto diff = tests::support::CompareRoutes(*spec_, router_.Routes(), {"/api/"});
+  std::vector<std::string> missing;
+  for (const auto& op : diff.only_in_spec) {
+    const bool work =
+        op.find("/projects") != std::string::npos || op.find("/tasks") != std::string::npos;
+    if (work) missing.push_back(op);
+  }
+  EXPECT_TRUE(missing.empty()) << ::testing::PrintToString(missing);
+  EXPECT_TRUE(diff.only_in_router.empty()) << ::testing::PrintToString(diff.only_in_router);
 }
 
 // --- authentication and validation ---------------------------------------------------------
@@ -603,7 +647,7 @@ TEST_F(WorkRoutesTest, ApiKeysActWithTheirOwnOrgAndRole) {
   EXPECT_EQ(Call(Key(org_a_, "viewer"), "POST", p + "/tasks", R"({"title":"T"})").status, 403);
   Reply created = Call(Key(org_a_, "member"), "POST", p + "/tasks", R"({"title":"T"})");
   EXPECT_EQ(created.status, 201);
-  EXPECT_EQ(created.Json().at("created_by"), "key-member");
+  EXPECT_EQ(S(created.Json().at("created_by")), KeyId("member"));
   EXPECT_EQ(Call(Key(org_b_, "owner"), "GET", p).status, 404);
 }
 

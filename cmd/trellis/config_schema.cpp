@@ -106,7 +106,46 @@ const Schema& ConfigSchema() {
            .default_value = "",
            .doc = "When set, /metrics requires `Authorization: Bearer <token>`. Re-read from "
                   "its file on SIGHUP."});
-    s.Add(Str("data_dir", "./data", "Where the embedded shape keeps its files."));
+    s.Add(Str("data_dir", "./data",
+              "Where the embedded shape keeps its files: one SQLite database per context "
+              "(identity.db, work.db, audit.db), events.db and edge.db."));
+    s.Add(Bool("auth.builtin_issuer", true,
+               "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
+               "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "
+               "Keycloak signs users in."));
+    s.Add(Str("auth.issuer_url", "",
+              "The built-in issuer's URL as browsers and clients reach it (the tokens' `iss`). "
+              "Empty: http://<http.address>:<http.port>."));
+    s.Add({.key = "auth.external_issuers",
+           .kind = Kind::kStringList,
+           .default_value = "",
+           .doc = "Further OIDC issuers whose access tokens are accepted, by URL (discovery at "
+                  "<url>/.well-known/openid-configuration), e.g. a Keycloak realm."});
+    s.Add(Str("auth.audience", "trellis-api",
+              "The `aud` every access token must carry, and that the built-in issuer issues."));
+    s.Add({.key = "auth.token_types",
+           .kind = Kind::kStringList,
+           .default_value = "at+jwt",
+           .doc = "Accepted JWT `typ` headers of access tokens (RFC 9068 `at+jwt`; add `JWT` "
+                  "for Keycloak, whose ID and refresh tokens are then told apart by their "
+                  "`typ` claim)."});
+    s.Add(Int("auth.leeway_s", 30, 0, 60,
+              "Clock skew allowed when checking `exp` and `nbf` (at most 60 s)."));
+    s.Add(Int("auth.jwks_refetch_cooldown_s", 30, 1, 3600,
+              "An unknown `kid` refetches the issuer's JWKS at most this often."));
+    s.Add({.key = "auth.clients",
+           .kind = Kind::kStringList,
+           .default_value = "",
+           .doc = "OIDC clients of the built-in issuer, each `client_id=redirect_uri` "
+                  "(repeat the id for more URIs). The console client `trellis-console` is "
+                  "always there."});
+    s.Add(Int("api.idempotency_ttl_h", 24, 24, 24 * 30,
+              "How long an Idempotency-Key and its response are kept (at least 24 h)."));
+    s.Add({.key = "api.cursor_key",
+           .kind = Kind::kSecret,
+           .default_value = "",
+           .doc = "Signs pagination cursors; nodes behind one load balancer share it. Empty: a "
+                  "random key per process (cursors then end with it)."});
     s.Add({.key = "roles",
            .kind = Kind::kStringList,
            .default_value = "all",

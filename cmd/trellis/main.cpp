@@ -1,7 +1,10 @@
 // The trellis binary: CLI and composition root. The only place that reads configuration and
 // picks adapters; everything below it receives plain settings and ports.
 //
-//   trellis serve [--config FILE] [--role ROLE...]
+//   trellis serve [--config FILE] [--role ROLE...] [--demo]
+//   trellis migrate [--config FILE]
+//   trellis admin create-user --email E --name N --password-file F [--config FILE]
+//   trellis admin create-org --name N --slug S --owner USER_ID [--config FILE]
 //   trellis config check [--config FILE]
 //   trellis config docs
 //   trellis version
@@ -10,11 +13,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
 
 #include "cmd/trellis/config_schema.hpp"
+#include "cmd/trellis/demo.hpp"
+#include "cmd/trellis/product.hpp"
+#include "cmd/trellis/run_sync.hpp"
 #include "gateway/platform_routes.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/config.hpp"
@@ -23,6 +30,8 @@
 #include "platform/http/middleware.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "services/identity/app/identity_app.hpp"
+#include "services/identity/app/oidc_issuer.hpp"
 
 #ifndef TRELLIS_VERSION
 #define TRELLIS_VERSION "0.0.0"
@@ -82,7 +91,7 @@ core::Result<config::Config> LoadConfig(const std::string& flag,
   return cfg;
 }
 
-int Serve(const std::string& config_flag, const std::vector<std::string>& roles_flag) {
+int Serve(const std::string& config_flag, const std::vector<std::string>& roles_flag, bool demo) {
   auto cfg = LoadConfig(config_flag, roles_flag);
   if (!cfg) {
     std::cerr << "trellis: " << cfg.error().message << "\n";
@@ -108,6 +117,26 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
                            .max_age_seconds = static_cast<int>(cfg->Int("http.cors.max_age_s"))}));
   }
 
+  auto product =
+      trellis::cmd::Product::Open(trellis::cmd::ProductSettingsFrom(*cfg), clock, ids, registry);
+  if (!product) {
+    LogLine(LogLevel::kError, "cannot open the product's databases")
+        .Str("error", product.error().message)
+        .Str("detail", product.error().internal);
+    return kExitRuntime;
+  }
+  (*product)->AddRoutes(router);
+  (*product)->AddMiddleware(chain);
+  if (demo) {
+    auto seeded = trellis::cmd::SeedDemo(**product);
+    if (!seeded) {
+      LogLine(LogLevel::kError, "cannot seed the demo data")
+          .Str("error", seeded.error().message)
+          .Str("detail", seeded.error().internal);
+      return kExitRuntime;
+    }
+  }
+
   http::Server server(trellis::cmd::HttpSettings(*cfg), router, std::move(chain), registry, clock,
                       ids);
   if (auto started = server.Start(); !started) {
@@ -119,6 +148,12 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
       .Str("address", cfg->String("http.address"))
       .Int("port", server.Port())
       .Str("url", "http://" + cfg->String("http.address") + ":" + std::to_string(server.Port()));
+  (*product)->Start();
+  if (demo) {
+    std::cout << "Demo data is ready. Sign in at http://" << cfg->String("http.address") << ":"
+              << server.Port() << "/console as " << trellis::cmd::kDemoEmail << " with password "
+              << trellis::cmd::kDemoPassword << std::endl;
+  }
 
   // Signals are handled on their own small loop so a busy event loop never delays them.
   boost::asio::io_context signal_ctx;
@@ -147,9 +182,92 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
   std::thread signal_thread([&signal_ctx] { signal_ctx.run(); });
 
   server.Wait();
+  (*product)->Stop();
   signal_ctx.stop();
   signal_thread.join();
   core::Log(LogLevel::kInfo, "trellis stopped");
+  return 0;
+}
+
+int Migrate(const std::string& config_flag) {
+  auto cfg = LoadConfig(config_flag, {});
+  if (!cfg) {
+    std::cerr << "trellis: " << cfg.error().message << "\n";
+    return kExitConfig;
+  }
+  observe::Registry registry;
+  auto report = trellis::cmd::Product::Migrate(trellis::cmd::ProductSettingsFrom(*cfg),
+                                               core::SystemClock::Instance(), registry);
+  if (!report) {
+    std::cerr << "trellis: " << report.error().message << ": " << report.error().internal << "\n";
+    return kExitRuntime;
+  }
+  for (const auto& [db, versions] : report->applied) {
+    std::cout << db << ": " << (versions.empty() ? "up to date" : "applied");
+    for (auto v : versions) std::cout << " V" << v;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+// Opens the product for an admin command (migrating first, as serve does).
+std::unique_ptr<trellis::cmd::Product> OpenForAdmin(const std::string& config_flag,
+                                                    core::IdGenerator& ids,
+                                                    observe::Registry& registry) {
+  auto cfg = LoadConfig(config_flag, {});
+  if (!cfg) {
+    std::cerr << "trellis: " << cfg.error().message << "\n";
+    return nullptr;
+  }
+  auto product = trellis::cmd::Product::Open(trellis::cmd::ProductSettingsFrom(*cfg),
+                                             core::SystemClock::Instance(), ids, registry);
+  if (!product) {
+    std::cerr << "trellis: " << product.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*product);
+}
+
+int CreateUser(const std::string& config_flag, const std::string& email, const std::string& name,
+               const std::string& password_file) {
+  std::ifstream in(password_file);
+  std::string password;
+  std::getline(in, password);
+  if (!in && password.empty()) {
+    std::cerr << "trellis: cannot read the password from " << password_file << "\n";
+    return kExitConfig;
+  }
+  core::UuidV7Generator ids(core::SystemClock::Instance());
+  observe::Registry registry;
+  auto product = OpenForAdmin(config_flag, ids, registry);
+  if (!product) return kExitConfig;
+  auto user = trellis::cmd::RunSync(product->Issuer().SignUp(email, name, password, "cli"));
+  if (!user) {
+    std::cerr << "trellis: " << user.error().message << "\n";
+    return kExitRuntime;
+  }
+  std::cout << user->session.user_id << "\n";
+  return 0;
+}
+
+int CreateOrg(const std::string& config_flag, const std::string& name, const std::string& slug,
+              const std::string& owner) {
+  core::UuidV7Generator ids(core::SystemClock::Instance());
+  observe::Registry registry;
+  auto product = OpenForAdmin(config_flag, ids, registry);
+  if (!product) return kExitConfig;
+  trellis::identity::app::CreateOrgInput input;
+  input.name = name;
+  input.slug = slug;
+  auto org = trellis::cmd::RunSync(product->Identity().AdminCreateOrg({}, input, owner));
+  if (!org) {
+    std::cerr << "trellis: " << org.error().message;
+    for (const auto& f : org.error().fields)
+      std::cerr << " (" << f.pointer << ": " << f.detail << ")";
+    std::cerr << "\n";
+    return kExitRuntime;
+  }
+  std::cout << org->id << "\n";
   return 0;
 }
 
@@ -174,6 +292,30 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Start the platform (embedded shape by default)");
   serve->add_option("--config", config_flag, "YAML configuration file (or $TRELLIS_CONFIG)");
   serve->add_option("--role", roles, "What this process serves: all, gateway (repeatable)");
+  bool demo = false;
+  serve->add_flag("--demo", demo, "Seed a demo org, user, projects, tasks and comments");
+
+  auto* migrate = app.add_subcommand("migrate", "Apply the pending database migrations and exit");
+  migrate->add_option("--config", config_flag, "YAML configuration file (or $TRELLIS_CONFIG)");
+
+  auto* admin = app.add_subcommand("admin", "Administration for scripts");
+  admin->require_subcommand(1);
+  std::string email, name, password_file, slug, owner;
+  auto* create_user = admin->add_subcommand(
+      "create-user", "Create a user of the built-in issuer; prints the user id");
+  create_user->add_option("--config", config_flag, "YAML configuration file");
+  create_user->add_option("--email", email, "Email address")->required();
+  create_user->add_option("--name", name, "Display name")->required();
+  create_user
+      ->add_option("--password-file", password_file,
+                   "File whose first line is the password (never a flag: flags show in ps)")
+      ->required();
+  auto* create_org =
+      admin->add_subcommand("create-org", "Create an org owned by a user; prints the org id");
+  create_org->add_option("--config", config_flag, "YAML configuration file");
+  create_org->add_option("--name", name, "Org name")->required();
+  create_org->add_option("--slug", slug, "Org slug (3-40 of a-z, 0-9, -)")->required();
+  create_org->add_option("--owner", owner, "The owner's user id")->required();
 
   auto* cfg = app.add_subcommand("config", "Inspect configuration");
   cfg->require_subcommand(1);
@@ -186,7 +328,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (*serve) return Serve(config_flag, roles);
+    if (*serve) return Serve(config_flag, roles, demo);
+    if (*migrate) return Migrate(config_flag);
+    if (*create_user) return CreateUser(config_flag, email, name, password_file);
+    if (*create_org) return CreateOrg(config_flag, name, slug, owner);
     if (*check) return ConfigCheck(config_flag);
     if (*docs) {
       std::cout << trellis::cmd::ConfigSchema().MarkdownReference();

@@ -315,7 +315,7 @@ Call<Page<domain::Member>> IdentityApp::ListMembers(const Principal& who, CallCo
 
 Call<domain::Member> IdentityApp::InviteMember(const Principal& who, CallContext call,
                                                std::string org_id, InviteInput input) {
-  const std::string email = domain::NormalizeEmail(input.email);
+  const std::string email = domain::CanonicalEmail(input.email);
   if (auto why = domain::CheckEmail(email); !why.empty()) {
     co_return Invalid({{"/email", std::string(why)}});
   }
@@ -582,7 +582,7 @@ identity::v1::Call<identity::v1::ApiKeyPrincipal> IdentityApp::AuthenticateApiKe
 
 identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
     identity::v1::ResolveSubjectRequest request, CallContext call) {
-  const std::string email = domain::NormalizeEmail(request.email());
+  const std::string email = domain::CanonicalEmail(request.email());
   // Most calls find the user and nothing to activate: one read-only transaction.
   std::optional<domain::User> found;
   bool pending = false;

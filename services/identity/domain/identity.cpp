@@ -66,7 +66,7 @@ std::string_view CheckRoleName(std::string_view role) {
                                          : "must be owner, admin, member or viewer";
 }
 
-std::string NormalizeEmail(std::string_view email) {
+std::string CanonicalEmail(std::string_view email) {
   std::string out(email);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

@@ -88,7 +88,7 @@ enum class Action {
 // A role name the API accepts.
 [[nodiscard]] std::string_view CheckRoleName(std::string_view role);
 // Lower-cases ASCII letters; emails are compared and stored this way.
-[[nodiscard]] std::string NormalizeEmail(std::string_view email);
+[[nodiscard]] std::string CanonicalEmail(std::string_view email);
 
 // Whether `actor` (with role actor_role) may give a membership or key the role `granted`:
 // owners grant any role, admins any role but owner; nobody else grants.

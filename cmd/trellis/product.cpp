@@ -1,0 +1,341 @@
+#include "cmd/trellis/product.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <thread>
+#include <utility>
+
+#include "adapters/sqlite/sqlite_event_log.hpp"
+#include "adapters/sqlite/sqlite_store.hpp"
+#include "cmd/trellis/run_sync.hpp"
+#include "gateway/authn/authn_middleware.hpp"
+#include "gateway/live/live_hub.hpp"
+#include "platform/auth/oidc_verifier.hpp"
+#include "platform/core/config.hpp"
+#include "platform/events/runtime.hpp"
+#include "platform/http/client.hpp"
+#include "platform/rest/rest.hpp"
+#include "platform/store/migrations.hpp"
+#include "services/audit/api/audit_routes.hpp"
+#include "services/audit/app/audit_app.hpp"
+#include "services/audit/store/audit_store.hpp"
+#include "services/identity/api/console_routes.hpp"
+#include "services/identity/api/identity_routes.hpp"
+#include "services/identity/api/oidc_routes.hpp"
+#include "services/identity/app/identity_app.hpp"
+#include "services/identity/app/oidc_issuer.hpp"
+#include "services/work/api/work_routes.hpp"
+#include "services/work/app/work_app.hpp"
+
+// Compiled-in migrations (cmd/trellis/CMakeLists.txt: trellis_embed_migrations).
+std::vector<trellis::platform::store::MigrationFile> IdentityMigrationFiles();
+std::vector<trellis::platform::store::MigrationFile> WorkMigrationFiles();
+
+namespace trellis::cmd {
+
+namespace asio = boost::asio;
+namespace core = platform::core;
+namespace observe = platform::observe;
+using adapters::sqlite::SqliteStore;
+using core::ErrorCode;
+using core::Result;
+
+namespace {
+
+struct Database {
+  const char* name;  // the context; the file is <name>.db
+  std::vector<platform::store::MigrationFile> (*migrations)();
+};
+
+constexpr Database kIdentityDb{"identity", IdentityMigrationFiles};
+constexpr Database kWorkDb{"work", WorkMigrationFiles};
+constexpr Database kEdgeDb{"edge", platform::rest::IdempotencyMigrations};
+constexpr Database kAuditDb{"audit", audit::store::Migrations};
+
+Result<std::unique_ptr<SqliteStore>> OpenDatabase(const ProductSettings& settings,
+                                                  const Database& db, const core::Clock& clock,
+                                                  observe::Registry& registry,
+                                                  std::vector<std::int64_t>* applied) {
+  adapters::sqlite::Settings s;
+  s.path = settings.data_dir / (std::string(db.name) + ".db");
+  s.name = db.name;
+  s.readers = static_cast<std::size_t>(settings.sqlite_readers);
+  auto store = SqliteStore::Open(std::move(s), clock, registry);
+  if (!store) return std::unexpected(store.error());
+  auto migrations = platform::store::ParseMigrations(db.migrations());
+  if (!migrations) return std::unexpected(migrations.error());
+  auto report = RunSync(platform::store::Migrate(**store, *migrations, clock, {}));
+  if (!report) {
+    core::Error e = report.error();
+    e.message = std::string(db.name) + " database: " + e.message;
+    return std::unexpected(std::move(e));
+  }
+  if (applied) *applied = report->applied;
+  return store;
+}
+
+Result<void> EnsureDataDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return core::Fail(ErrorCode::kUnavailable, "cannot create the data directory",
+                      dir.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+// The built-in issuer's discovery document and JWKS answered in-process, so the gateway verifies
+// its tokens exactly as it verifies an external issuer's (same verifier, same checks) without a
+// loopback round trip. Any other URL goes out through the HTTP client.
+class BuiltinIssuerFetcher final : public platform::auth::Fetcher {
+ public:
+  BuiltinIssuerFetcher(identity::app::OidcIssuer& issuer, std::string issuer_url,
+                       platform::auth::Fetcher& fallback)
+      : issuer_(issuer), url_(std::move(issuer_url)), fallback_(fallback) {}
+
+  // Fetcher
+  asio::awaitable<Result<platform::http::ClientResponse>> Get(
+      std::string url, core::Clock::MonoTime deadline) override {
+    platform::http::ClientResponse response;
+    response.status = 200;
+    response.headers.emplace_back("Content-Type", "application/json");
+    if (url == url_ + "/.well-known/openid-configuration") {
+      response.body = issuer_.DiscoveryJson();
+      co_return response;
+    }
+    if (url == url_ + "/oidc/jwks") {
+      auto jwks = co_await issuer_.JwksJson(deadline);
+      if (!jwks) co_return std::unexpected(jwks.error());
+      response.body = std::move(*jwks);
+      co_return response;
+    }
+    co_return co_await fallback_.Get(std::move(url), deadline);
+  }
+
+ private:
+  identity::app::OidcIssuer& issuer_;
+  std::string url_;
+  platform::auth::Fetcher& fallback_;
+};
+
+}  // namespace
+
+struct Product::Impl {
+  Impl(ProductSettings s, const core::Clock& c, core::IdGenerator& i, observe::Registry& r)
+      : settings(std::move(s)), clock(c), ids(i), registry(r) {}
+
+  ProductSettings settings;
+  const core::Clock& clock;
+  core::IdGenerator& ids;
+  observe::Registry& registry;
+
+  std::unique_ptr<SqliteStore> identity_db;
+  std::unique_ptr<SqliteStore> work_db;
+  std::unique_ptr<SqliteStore> audit_db;
+  std::unique_ptr<SqliteStore> edge_db;
+
+  std::unique_ptr<platform::events::EventsRuntime> events;
+  std::unique_ptr<platform::rest::Idempotency> idempotency;
+  std::unique_ptr<identity::app::IdentityApp> identity;
+  std::unique_ptr<identity::app::OidcIssuer> issuer;
+  std::unique_ptr<work::app::WorkApp> work;
+  std::unique_ptr<audit::app::AuditApp> audit;
+  std::unique_ptr<gateway::live::LiveHub> live;
+
+  platform::http::Client http_client;
+  platform::auth::ClientFetcher network_fetcher{http_client};
+  std::unique_ptr<BuiltinIssuerFetcher> builtin_fetcher;
+  std::vector<std::shared_ptr<platform::auth::OidcVerifier>> verifiers;
+
+  asio::io_context background;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::thread background_thread;
+
+  // After a commit that wrote outbox rows: relay now rather than at the next poll.
+  void Committed() {
+    if (events) events->Relay().Notify();
+  }
+};
+
+Result<MigrationReport> Product::Migrate(const ProductSettings& settings, const core::Clock& clock,
+                                         observe::Registry& registry) {
+  if (auto ok = EnsureDataDir(settings.data_dir); !ok) return std::unexpected(ok.error());
+  MigrationReport report;
+  for (const Database* db : {&kIdentityDb, &kWorkDb, &kAuditDb, &kEdgeDb}) {
+    std::vector<std::int64_t> applied;
+    auto store = OpenDatabase(settings, *db, clock, registry, &applied);
+    if (!store) return std::unexpected(store.error());
+    report.applied.emplace_back(db->name, std::move(applied));
+  }
+  return report;
+}
+
+Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const core::Clock& clock,
+                                               core::IdGenerator& ids,
+                                               observe::Registry& registry) {
+  if (auto ok = EnsureDataDir(settings.data_dir); !ok) return std::unexpected(ok.error());
+  auto impl = std::make_unique<Impl>(std::move(settings), clock, ids, registry);
+  Impl& p = *impl;
+  auto identity_db = OpenDatabase(p.settings, kIdentityDb, clock, registry, nullptr);
+  if (!identity_db) return std::unexpected(identity_db.error());
+  p.identity_db = std::move(*identity_db);
+  auto work_db = OpenDatabase(p.settings, kWorkDb, clock, registry, nullptr);
+  if (!work_db) return std::unexpected(work_db.error());
+  p.work_db = std::move(*work_db);
+  auto audit_db = OpenDatabase(p.settings, kAuditDb, clock, registry, nullptr);
+  if (!audit_db) return std::unexpected(audit_db.error());
+  p.audit_db = std::move(*audit_db);
+  auto edge_db = OpenDatabase(p.settings, kEdgeDb, clock, registry, nullptr);
+  if (!edge_db) return std::unexpected(edge_db.error());
+  p.edge_db = std::move(*edge_db);
+
+  platform::rest::SetCursorKey(p.settings.cursor_key);
+  platform::rest::IdempotencySettings idem;
+  idem.ttl = std::chrono::hours(p.settings.idempotency_ttl_h);
+  if (auto ok = platform::rest::ValidateIdempotencySettings(idem); !ok) {
+    return std::unexpected(ok.error());
+  }
+  p.idempotency = std::make_unique<platform::rest::Idempotency>(*p.edge_db, clock, idem);
+
+  adapters::sqlite::EventLogSettings log_settings;
+  log_settings.path = p.settings.data_dir / "events.db";
+  auto log = RunSync(adapters::sqlite::SqliteEventLog::Open(log_settings, clock, registry));
+  if (!log) return std::unexpected(log.error());
+  std::vector<platform::events::RelaySource> sources{{"identity", p.identity_db.get()},
+                                                     {"work", p.work_db.get()}};
+  p.events = std::make_unique<platform::events::EventsRuntime>(std::move(*log), std::move(sources),
+                                                               clock, registry);
+
+  auto notify = [&p] { p.Committed(); };
+  p.identity = std::make_unique<identity::app::IdentityApp>(*p.identity_db, clock, ids, notify);
+  p.work = std::make_unique<work::app::WorkApp>(*p.work_db, *p.identity, clock, ids, notify);
+  p.audit = std::make_unique<audit::app::AuditApp>(*p.audit_db, *p.identity);
+  p.live = std::make_unique<gateway::live::LiveHub>(p.events->Log(), *p.identity, registry);
+  // The audit log is a projection of every event; the live hub tails the log for SSE.
+  p.events->AddConsumer(
+      "audit", [&p](const platform::events::DomainEvent& e) { return p.audit->Project(e); });
+  p.events->AddTask([&p] { return p.live->Run(); }, [&p] { p.live->Stop(); });
+
+  identity::app::OidcSettings oidc;
+  oidc.issuer = p.settings.issuer_url;
+  oidc.audience = p.settings.audience;
+  for (const auto& c : p.settings.clients) {
+    oidc.clients.push_back({c.id, c.redirect_uris, c.post_logout_redirect_uris});
+  }
+  auto issuer = identity::app::OidcIssuer::Create(std::move(oidc), *p.identity_db, clock, ids);
+  if (!issuer) return std::unexpected(issuer.error());
+  p.issuer = std::move(*issuer);
+  if (auto started = RunSync(p.issuer->Start()); !started) {
+    return std::unexpected(started.error());
+  }
+
+  // One verifier per accepted issuer: the built-in one (answered in-process) and any external.
+  p.builtin_fetcher =
+      std::make_unique<BuiltinIssuerFetcher>(*p.issuer, p.settings.issuer_url, p.network_fetcher);
+  auto add_verifier = [&](const std::string& url,
+                          platform::auth::Fetcher& fetcher) -> Result<void> {
+    platform::auth::OidcVerifierSettings v;
+    v.issuer = url;
+    v.audience = p.settings.audience;
+    v.leeway = std::chrono::seconds(p.settings.leeway_s);
+    v.jwks_refetch_cooldown = std::chrono::seconds(p.settings.jwks_refetch_cooldown_s);
+    v.accepted_typ = p.settings.accepted_token_types;
+    if (p.settings.builtin_issuer && url == p.settings.issuer_url &&
+        std::find(v.accepted_typ.begin(), v.accepted_typ.end(), "at+jwt") == v.accepted_typ.end()) {
+      v.accepted_typ.emplace_back("at+jwt");
+    }
+    auto verifier = platform::auth::OidcVerifier::Create(std::move(v), fetcher, clock);
+    if (!verifier) return std::unexpected(verifier.error());
+    p.verifiers.push_back(std::move(*verifier));
+    return {};
+  };
+  if (p.settings.builtin_issuer) {
+    if (auto ok = add_verifier(p.settings.issuer_url, *p.builtin_fetcher); !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+  for (const auto& url : p.settings.external_issuers) {
+    if (auto ok = add_verifier(url, p.network_fetcher); !ok) return std::unexpected(ok.error());
+  }
+  return std::unique_ptr<Product>(new Product(std::move(impl)));
+}
+
+Product::Product(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Product::~Product() { Stop(); }
+
+void Product::AddRoutes(platform::http::Router& router) {
+  identity::api::AddIdentityRoutes(router, *impl_->identity, *impl_->idempotency);
+  work::api::AddWorkRoutes(router, *impl_->work, *impl_->idempotency);
+  audit::api::AddAuditRoutes(router, *impl_->audit);
+  impl_->live->AddRoutes(router);
+  if (impl_->settings.builtin_issuer) {
+    identity::api::AddOidcRoutes(router, *impl_->issuer);
+    identity::api::AddConsoleRoutes(router, *impl_->issuer);
+  }
+}
+
+void Product::AddMiddleware(platform::http::MiddlewareChain& chain) {
+  chain.push_back(std::make_shared<gateway::authn::AuthnMiddleware>(
+      gateway::authn::AuthnSettings{}, impl_->verifiers, *impl_->identity, impl_->clock));
+}
+
+void Product::Start() {
+  if (impl_->background_thread.joinable()) return;
+  impl_->keep_running.emplace(impl_->background.get_executor());
+  impl_->events->Start(impl_->background);
+  impl_->background_thread = std::thread([this] { impl_->background.run(); });
+}
+
+void Product::Stop() {
+  if (!impl_ || !impl_->background_thread.joinable()) return;
+  impl_->events->Stop();
+  impl_->events->Wait();
+  impl_->keep_running.reset();
+  impl_->background.stop();
+  impl_->background_thread.join();
+}
+
+identity::app::IdentityApp& Product::Identity() { return *impl_->identity; }
+identity::app::OidcIssuer& Product::Issuer() { return *impl_->issuer; }
+work::app::WorkApp& Product::Work() { return *impl_->work; }
+
+}  // namespace trellis::cmd
+
+namespace trellis::cmd {
+
+ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
+  ProductSettings s;
+  s.data_dir = c.String("data_dir");
+  s.builtin_issuer = c.Bool("auth.builtin_issuer");
+  s.issuer_url = c.String("auth.issuer_url");
+  if (s.issuer_url.empty()) {
+    s.issuer_url = "http://" + c.String("http.address") + ":" + std::to_string(c.Int("http.port"));
+  }
+  while (s.issuer_url.ends_with('/')) s.issuer_url.pop_back();
+  s.audience = c.String("auth.audience");
+  s.external_issuers = c.List("auth.external_issuers");
+  s.accepted_token_types = c.List("auth.token_types");
+  s.leeway_s = static_cast<int>(c.Int("auth.leeway_s"));
+  s.jwks_refetch_cooldown_s = static_cast<int>(c.Int("auth.jwks_refetch_cooldown_s"));
+  for (const auto& entry : c.List("auth.clients")) {
+    const auto eq = entry.find('=');
+    const std::string id = entry.substr(0, eq);
+    const std::string uri = eq == std::string::npos ? "" : entry.substr(eq + 1);
+    auto it = std::find_if(s.clients.begin(), s.clients.end(),
+                           [&](const ProductSettings::Client& cl) { return cl.id == id; });
+    if (it == s.clients.end()) {
+      s.clients.push_back({id, {}, {}});
+      it = s.clients.end() - 1;
+    }
+    if (!uri.empty()) {
+      it->redirect_uris.push_back(uri);
+      it->post_logout_redirect_uris.push_back(uri);
+    }
+  }
+  s.idempotency_ttl_h = static_cast<int>(c.Int("api.idempotency_ttl_h"));
+  s.cursor_key = c.SecretOf("api.cursor_key")->Value();
+  return s;
+}
+
+}  // namespace trellis::cmd

@@ -1,0 +1,104 @@
+// The embedded shape's product, assembled: one SQLite database per context under data_dir
+// (identity, work, audit, plus events.db for the event log and edge.db for Idempotency-Key
+// records), their migrations (compiled into the binary), the apps, the built-in OIDC issuer,
+// the events runtime (relay, audit projection, live hub) and the REST routes. main() builds it
+// from config; the end-to-end tests build it directly with a temp data_dir.
+//
+//   auto product = Product::Open(settings, clock, ids, registry);     // migrates
+//   (*product)->AddRoutes(router);  (*product)->AddMiddleware(chain);
+//   (*product)->Start();  ...  (*product)->Stop();
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "platform/core/clock.hpp"
+#include "platform/core/error.hpp"
+#include "platform/core/ids.hpp"
+#include "platform/http/middleware.hpp"
+#include "platform/http/router.hpp"
+#include "platform/observe/metrics.hpp"
+
+namespace trellis::identity::app {
+class IdentityApp;
+class OidcIssuer;
+struct OidcSettings;
+}  // namespace trellis::identity::app
+namespace trellis::work::app {
+class WorkApp;
+}
+
+namespace trellis::cmd {
+
+struct ProductSettings {
+  std::filesystem::path data_dir = "./data";
+  // The built-in issuer; its URL is also the default accepted issuer.
+  bool builtin_issuer = true;
+  std::string issuer_url = "http://127.0.0.1:8080";
+  std::string audience = "trellis-api";
+  // Extra OIDC clients of the built-in issuer: id and redirect URIs.
+  struct Client {
+    std::string id;
+    std::vector<std::string> redirect_uris;
+    std::vector<std::string> post_logout_redirect_uris;
+  };
+  std::vector<Client> clients;
+  // Accepted issuers of access tokens besides the built-in one (Keycloak, …), by URL.
+  std::vector<std::string> external_issuers;
+  std::vector<std::string> accepted_token_types = {"at+jwt"};
+  int leeway_s = 30;
+  int jwks_refetch_cooldown_s = 30;
+  int idempotency_ttl_h = 24;
+  std::string cursor_key;  // empty: random per process
+  int sqlite_readers = 2;
+};
+
+// What `trellis migrate` did, per database.
+struct MigrationReport {
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> applied;
+};
+
+class Product {
+ public:
+  // Opens every database under settings.data_dir (creating the directory) and applies the
+  // pending migrations. kFailedPrecondition when an applied migration changed.
+  [[nodiscard]] static platform::core::Result<std::unique_ptr<Product>> Open(
+      ProductSettings settings, const platform::core::Clock& clock,
+      platform::core::IdGenerator& ids, platform::observe::Registry& registry);
+  // Only the migrations (trellis migrate).
+  [[nodiscard]] static platform::core::Result<MigrationReport> Migrate(
+      const ProductSettings& settings, const platform::core::Clock& clock,
+      platform::observe::Registry& registry);
+  ~Product();
+  Product(const Product&) = delete;
+  Product& operator=(const Product&) = delete;
+
+  void AddRoutes(platform::http::Router& router);
+  void AddMiddleware(platform::http::MiddlewareChain& chain);
+  // Starts the background work (event relay and consumers, key rotation) on its own thread.
+  void Start();
+  // Stops it and waits; call after the server has drained.
+  void Stop();
+
+  [[nodiscard]] identity::app::IdentityApp& Identity();
+  [[nodiscard]] identity::app::OidcIssuer& Issuer();
+  [[nodiscard]] work::app::WorkApp& Work();
+
+  struct Impl;
+
+ private:
+  explicit Product(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trellis::cmd
+
+namespace trellis::platform::core::config {
+class Config;
+}
+namespace trellis::cmd {
+// The product's settings from the configuration (the composition root's job).
+[[nodiscard]] ProductSettings ProductSettingsFrom(const platform::core::config::Config& config);
+}  // namespace trellis::cmd

@@ -1,0 +1,30 @@
+// Runs one coroutine to completion on a private io_context, for start-up and CLI commands
+// (never on an event loop). Rethrows the coroutine's exception.
+//
+//   auto report = RunSync(platform::store::Migrate(store, migrations, clock, {}));
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace trellis::cmd {
+
+template <typename T>
+T RunSync(boost::asio::awaitable<T> task) {
+  boost::asio::io_context ctx;
+  std::exception_ptr thrown;
+  std::optional<T> out;
+  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
+    thrown = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  ctx.run();
+  if (thrown) std::rethrow_exception(thrown);
+  return std::move(*out);
+}
+
+}  // namespace trellis::cmd

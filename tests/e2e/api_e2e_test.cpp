@@ -1,0 +1,456 @@
+// The product end to end, in one process: every context's real SQLite database in a temp
+// data_dir, the built-in issuer minting real ES256 tokens, the gateway's authentication, the
+// HTTP server on loopback, and a plain HTTP client. Every response under /api/ is validated
+// against api/openapi.yaml, and the route table is compared with the spec.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cmd/trellis/product.hpp"
+#include "cmd/trellis/run_sync.hpp"
+#include "platform/auth/jwt.hpp"
+#include "platform/core/clock.hpp"
+#include "platform/core/ids.hpp"
+#include "platform/http/server.hpp"
+#include "services/identity/app/oidc_issuer.hpp"
+#include "tests/e2e/api_client.hpp"
+#include "tests/support/openapi.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace trellis::tests::e2e {
+namespace {
+
+namespace json = boost::json;
+namespace core = platform::core;
+using cmd::RunSync;
+
+constexpr const char* kClientId = "e2e";
+constexpr const char* kRedirect = "http://127.0.0.1/callback";
+constexpr const char* kPassword = "correct horse battery";
+
+std::uint16_t FreePort() {
+  boost::asio::io_context ctx;
+  boost::asio::ip::tcp::acceptor a(ctx, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+std::string S256(const std::string& verifier) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(verifier.data(), verifier.size(), digest, &size, EVP_sha256(), nullptr);
+  return platform::auth::Base64UrlEncode(
+      std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+// Replaces {name} in a path template.
+std::string Fill(std::string path, const std::map<std::string, std::string>& params) {
+  for (const auto& [k, v] : params) {
+    const std::string key = "{" + k + "}";
+    for (auto at = path.find(key); at != std::string::npos; at = path.find(key)) {
+      path.replace(at, key.size(), v);
+    }
+  }
+  return path;
+}
+
+// One product and server for the whole suite; users and orgs are made per test.
+class Stack {
+ public:
+  Stack() : port_(FreePort()), ids_(clock_), api_(port_) {
+    cmd::ProductSettings s;
+    s.data_dir = dir_.Path() / "data";
+    s.issuer_url = "http://127.0.0.1:" + std::to_string(port_);
+    s.clients.push_back({kClientId, {kRedirect}, {kRedirect}});
+    auto product = cmd::Product::Open(s, clock_, ids_, registry_);
+    if (!product) throw std::runtime_error(product.error().message + product.error().internal);
+    product_ = std::move(*product);
+    product_->AddRoutes(router_);
+    platform::http::MiddlewareChain chain;
+    product_->AddMiddleware(chain);
+    platform::http::ServerSettings settings;
+    settings.port = port_;
+    settings.threads = 2;
+    settings.access_log = false;
+    server_ = std::make_unique<platform::http::Server>(settings, router_, std::move(chain),
+                                                       registry_, clock_, ids_);
+    if (auto ok = server_->Start(); !ok) throw std::runtime_error(ok.error().internal);
+    product_->Start();
+    auto spec = support::OpenApiSpec::Load(std::string(TRELLIS_SOURCE_DIR) + "/api/openapi.yaml");
+    if (spec) spec_ = std::move(*spec);
+  }
+  ~Stack() {
+    server_->Shutdown();
+    server_->Wait();
+    product_->Stop();
+  }
+
+  // Signs a user up at the built-in issuer and runs the code + PKCE exchange: a real token.
+  std::string NewUser(const std::string& email, const std::string& name = "Test User") {
+    auto& issuer = product_->Issuer();
+    auto signed_up = RunSync(issuer.SignUp(email, name, kPassword, "e2e-" + email));
+    if (!signed_up) throw std::runtime_error("sign-up: " + signed_up.error().message);
+    return TokenFor(signed_up->session);
+  }
+  std::string TokenFor(const identity::app::BrowserSession& session) {
+    auto& issuer = product_->Issuer();
+    const std::string verifier = "verifier-" + ids_.Next() + "-0123456789abcdef";
+    identity::domain::AuthorizeParams p;
+    p.client_id = kClientId;
+    p.redirect_uri = kRedirect;
+    p.response_type = "code";
+    p.scope = "openid email profile";
+    p.state = "state";
+    p.nonce = "nonce";
+    p.code_challenge = S256(verifier);
+    p.code_challenge_method = "S256";
+    auto code = RunSync(issuer.IssueCode(p, session));
+    if (!code) throw std::runtime_error("code: " + code.error().message);
+    auto tokens = RunSync(issuer.ExchangeCode(kClientId, *code, kRedirect, verifier));
+    if (!tokens) throw std::runtime_error("token: " + tokens.error().description);
+    return tokens->access_token;
+  }
+
+  // A request; responses to /api/ routes are checked against the spec's schemas.
+  ApiResponse Call(const std::string& method, const std::string& tmpl,
+                   const std::map<std::string, std::string>& params, const std::string& token,
+                   const std::string& body = {}, Headers extra = {}) {
+    Headers h = std::move(extra);
+    if (!token.empty()) h.emplace_back("Authorization", "Bearer " + token);
+    if (!body.empty()) h.emplace_back("Content-Type", "application/json");
+    const std::string path = Fill(tmpl, params);
+    ApiResponse r = api_.Send(method, path, h, body);
+    if (spec_ && tmpl.starts_with("/api/")) {
+      const std::string plain = tmpl.substr(0, tmpl.find('?'));
+      auto valid =
+          spec_->ValidateResponse(method, plain, r.status, r.Header("Content-Type"), r.body);
+      std::string why = valid ? "" : valid.error().message;
+      if (!valid) {
+        for (const auto& f : valid.error().fields) why += "\n  " + f.pointer + ": " + f.detail;
+      }
+      EXPECT_TRUE(valid) << method << " " << path << " -> " << r.status << " " << r.body
+                         << "\nnot as the spec says: " << why;
+    }
+    return r;
+  }
+
+  cmd::Product& Product() { return *product_; }
+  const platform::http::Router& Router() const { return router_; }
+  const std::optional<support::OpenApiSpec>& Spec() const { return spec_; }
+  std::uint16_t Port() const { return port_; }
+  const ApiClient& Api() const { return api_; }
+
+ private:
+  support::TempDir dir_;
+  std::uint16_t port_;
+  core::SystemClock clock_;
+  core::UuidV7Generator ids_;
+  platform::observe::Registry registry_;
+  std::unique_ptr<cmd::Product> product_;
+  platform::http::Router router_;
+  std::unique_ptr<platform::http::Server> server_;
+  std::optional<support::OpenApiSpec> spec_;
+  ApiClient api_;
+};
+
+class ApiE2e : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new Stack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  static Stack& S() { return *stack_; }
+
+  static std::string Unique(const std::string& stem) {
+    static int n = 0;
+    return stem + std::to_string(++n) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 100000);
+  }
+  static json::object Obj(const ApiResponse& r) { return json::parse(r.body).as_object(); }
+  static std::string Str(const json::object& o, const char* key) {
+    return std::string(o.at(key).as_string());
+  }
+
+  // An org owned by a fresh user: (token, org id).
+  std::pair<std::string, std::string> OwnerAndOrg() {
+    const std::string slug = Unique("org");
+    std::string token = S().NewUser(slug + "@example.com", "Owner");
+    auto r = S().Call("POST", "/api/v1/orgs", {}, token,
+                      R"({"name":"Org )" + slug + R"(","slug":")" + slug + R"("})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return {token, Str(Obj(r), "id")};
+  }
+
+  // Invites `email` with `role` into org and signs that user up: the member's token.
+  std::string Member(const std::string& owner, const std::string& org, const std::string& role) {
+    const std::string email = Unique(role) + "@example.com";
+    auto invited = S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, owner,
+                            R"({"email":")" + email + R"(","role":")" + role + R"("})");
+    EXPECT_EQ(invited.status, 201) << invited.body;
+    return S().NewUser(email, role);
+  }
+
+  static Stack* stack_;
+};
+Stack* ApiE2e::stack_ = nullptr;
+
+TEST_F(ApiE2e, RouteTableAndSpecAgree) {
+  ASSERT_TRUE(S().Spec().has_value()) << "api/openapi.yaml must load";
+  auto diff = support::CompareRoutes(*S().Spec(), S().Router().Routes(), {"/api/"});
+  EXPECT_TRUE(diff.Empty()) << diff.ToString();
+}
+
+TEST_F(ApiE2e, MeAndOrgLifecycleWithETags) {
+  const std::string slug = Unique("acme");
+  const std::string token = S().NewUser(slug + "@example.com", "Ada");
+  auto me = S().Call("GET", "/api/v1/me", {}, token);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(Str(Obj(me), "kind"), "user");
+
+  auto created =
+      S().Call("POST", "/api/v1/orgs", {}, token, R"({"name":"Acme","slug":")" + slug + R"("})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string org = Str(Obj(created), "id");
+  EXPECT_EQ(created.Header("Location"), "/api/v1/orgs/" + org);
+  EXPECT_EQ(Str(Obj(created), "role"), "owner");
+
+  auto again =
+      S().Call("POST", "/api/v1/orgs", {}, token, R"({"name":"Other","slug":")" + slug + R"("})");
+  EXPECT_EQ(again.status, 409) << again.body;
+
+  auto list = S().Call("GET", "/api/v1/orgs", {}, token);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(Obj(list).at("items").as_array().size(), 1u);
+
+  auto got = S().Call("GET", "/api/v1/orgs/{org}", {{"org", org}}, token);
+  ASSERT_EQ(got.status, 200);
+  const std::string etag = got.Header("ETag");
+  ASSERT_FALSE(etag.empty());
+  auto not_modified =
+      S().Call("GET", "/api/v1/orgs/{org}", {{"org", org}}, token, "", {{"If-None-Match", etag}});
+  EXPECT_EQ(not_modified.status, 304);
+
+  auto no_precondition =
+      S().Call("PATCH", "/api/v1/orgs/{org}", {{"org", org}}, token, R"({"name":"Acme 2"})");
+  EXPECT_EQ(no_precondition.status, 428) << no_precondition.body;
+  auto stale = S().Call("PATCH", "/api/v1/orgs/{org}", {{"org", org}}, token,
+                        R"({"name":"Acme 2"})", {{"If-Match", "\"999\""}});
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  auto patched = S().Call("PATCH", "/api/v1/orgs/{org}", {{"org", org}}, token,
+                          R"({"name":"Acme 2"})", {{"If-Match", etag}});
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_NE(patched.Header("ETag"), etag);
+  EXPECT_EQ(Str(Obj(patched), "name"), "Acme 2");
+  auto replayed_old = S().Call("PATCH", "/api/v1/orgs/{org}", {{"org", org}}, token,
+                               R"({"name":"Acme 3"})", {{"If-Match", etag}});
+  EXPECT_EQ(replayed_old.status, 412);
+}
+
+TEST_F(ApiE2e, InvalidBodiesAreRefusedWholeWithOneErrorPerField) {
+  const std::string token = S().NewUser(Unique("v") + "@example.com");
+  auto r = S().Call("POST", "/api/v1/orgs", {}, token,
+                    R"({"name":"","slug":"NO","id":"x","role":"owner"})");
+  ASSERT_EQ(r.status, 422) << r.body;
+  auto errors = Obj(r).at("errors").as_array();
+  std::set<std::string> pointers;
+  for (const auto& e : errors) pointers.insert(std::string(e.at("pointer").as_string()));
+  EXPECT_EQ(pointers, (std::set<std::string>{"/name", "/slug", "/id", "/role"}));
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs", {}, token).body.find("\"NO\""), std::string::npos);
+
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs", {}, token, R"({"name":"a","slug":)").status, 400);
+  EXPECT_EQ(
+      S().Call("POST", "/api/v1/orgs", {}, token, "{\"name\":\"\xff\",\"slug\":\"abc\"}").status,
+      400);
+  auto wrong_type = S().Call("POST", "/api/v1/orgs", {}, token, R"({"name":5,"slug":"abcd"})");
+  EXPECT_EQ(wrong_type.status, 422);
+  auto too_long = S().Call("POST", "/api/v1/orgs", {}, token,
+                           R"({"name":")" + std::string(101, 'x') + R"(","slug":"abcd"})");
+  EXPECT_EQ(too_long.status, 422);
+  auto text =
+      S().Api().Send("POST", "/api/v1/orgs",
+                     {{"Authorization", "Bearer " + token}, {"Content-Type", "text/plain"}}, "{}");
+  EXPECT_EQ(text.status, 415);
+}
+
+TEST_F(ApiE2e, AuthenticationFailuresAre401) {
+  auto none = S().Call("GET", "/api/v1/me", {}, "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_FALSE(none.Header("WWW-Authenticate").empty());
+  EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, "not-a-jwt").status, 401);
+  EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, "trk_nope").status, 401);
+  const std::string token = S().NewUser(Unique("t") + "@example.com");
+  std::string flipped = token;
+  flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, flipped).status, 401);
+  auto basic = S().Api().Send("GET", "/api/v1/me", {{"Authorization", "Basic abc"}});
+  EXPECT_EQ(basic.status, 401);
+}
+
+TEST_F(ApiE2e, InvitationsBecomeMembershipsAndRolesAreEnforced) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string viewer = Member(owner, org, "viewer");
+  const std::string member = Member(owner, org, "member");
+  const std::string admin = Member(owner, org, "admin");
+
+  auto members = S().Call("GET", "/api/v1/orgs/{org}/members", {{"org", org}}, viewer);
+  ASSERT_EQ(members.status, 200) << members.body;
+  auto items = Obj(members).at("items").as_array();
+  EXPECT_EQ(items.size(), 4u);
+  // The viewer's first request activated the invitation.
+  for (const auto& m : items) EXPECT_EQ(m.at("status").as_string(), "active");
+
+  // Role × action for identity's admin actions.
+  for (const auto& [who, expected] :
+       std::vector<std::pair<std::string, int>>{{viewer, 403}, {member, 403}, {admin, 201}}) {
+    auto r = S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, who,
+                      R"({"email":")" + Unique("x") + R"(@example.com","role":"viewer"})");
+    EXPECT_EQ(r.status, expected) << r.body;
+    auto k = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, who,
+                      R"({"name":"ci","role":"viewer"})");
+    EXPECT_EQ(k.status, expected) << k.body;
+  }
+  // Admins may not grant owner; owners may.
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, admin,
+                     R"({"email":"o1@example.com","role":"owner"})")
+                .status,
+            403);
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, owner,
+                     R"({"email":"o2@example.com","role":"owner"})")
+                .status,
+            201);
+}
+
+TEST_F(ApiE2e, OtherOrgsObjectsAre404NeverForbidden) {
+  auto [owner, org] = OwnerAndOrg();
+  auto [stranger, other_org] = OwnerAndOrg();
+  auto key = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner,
+                      R"({"name":"k","role":"admin"})");
+  ASSERT_EQ(key.status, 201);
+  const std::string key_id = Str(Obj(key), "id");
+  auto invited = S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, owner,
+                          R"({"email":"p@example.com","role":"member"})");
+  const std::string member_id = Str(Obj(invited), "id");
+  const std::map<std::string, std::string> p{{"org", org}, {"member", member_id}, {"key", key_id}};
+  const Headers any{{"If-Match", "*"}};
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", p, stranger).status, 404);
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}", p, stranger, R"({"name":"x"})", any).status,
+            404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/members", p, stranger).status, 404);
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs/{org}/members", p, stranger,
+                     R"({"email":"q@example.com","role":"member"})")
+                .status,
+            404);
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/members/{member}", p, stranger,
+                     R"({"role":"admin"})", any)
+                .status,
+            404);
+  EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}", p, stranger, "", any).status,
+            404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/api-keys", p, stranger).status, 404);
+  EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/api-keys/{key}", p, stranger, "", any).status,
+            404);
+  // Objects of one org addressed through another org the caller owns: 404 too.
+  const std::map<std::string, std::string> mixed{
+      {"org", other_org}, {"member", member_id}, {"key", key_id}};
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/members/{member}", mixed, stranger,
+                     R"({"role":"admin"})", any)
+                .status,
+            404);
+  EXPECT_EQ(
+      S().Call("DELETE", "/api/v1/orgs/{org}/api-keys/{key}", mixed, stranger, "", any).status,
+      404);
+}
+
+TEST_F(ApiE2e, ApiKeysAuthenticateForTheirOrgOnlyUntilRevoked) {
+  auto [owner, org] = OwnerAndOrg();
+  auto [other_owner, other_org] = OwnerAndOrg();
+  auto created = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner,
+                          R"({"name":"ci","role":"member"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto body = Obj(created);
+  const std::string secret = Str(body, "secret");
+  EXPECT_TRUE(secret.starts_with("trk_"));
+  auto listed = S().Call("GET", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner);
+  EXPECT_EQ(listed.body.find(secret), std::string::npos) << "the secret is shown once";
+
+  auto me = S().Call("GET", "/api/v1/me", {}, secret);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(Str(Obj(me), "kind"), "api_key");
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", {{"org", org}}, secret).status, 200);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", {{"org", other_org}}, secret).status, 404);
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, secret,
+                     R"({"name":"escalate","role":"owner"})")
+                .status,
+            403);
+
+  auto revoked = S().Call("DELETE", "/api/v1/orgs/{org}/api-keys/{key}",
+                          {{"org", org}, {"key", Str(body, "id")}}, owner, "",
+                          {{"If-Match", created.Header("ETag")}});
+  EXPECT_EQ(revoked.status, 204) << revoked.body;
+  EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, secret).status, 401);
+}
+
+TEST_F(ApiE2e, IdempotencyKeyReplaysConflictsAndRefuses) {
+  const std::string token = S().NewUser(Unique("i") + "@example.com");
+  const std::string slug = Unique("idem");
+  const std::string body = R"({"name":"Idem","slug":")" + slug + R"("})";
+  const Headers key{{"Idempotency-Key", "create-" + slug}};
+  auto first = S().Call("POST", "/api/v1/orgs", {}, token, body, key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto second = S().Call("POST", "/api/v1/orgs", {}, token, body, key);
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(second.Header("Location"), first.Header("Location"));
+  EXPECT_EQ(second.Header("Idempotency-Replayed"), "true");
+  auto different = S().Call("POST", "/api/v1/orgs", {}, token,
+                            R"({"name":"Other","slug":"other-)" + slug + R"("})", key);
+  EXPECT_EQ(different.status, 422) << different.body;
+  auto too_long = S().Call("POST", "/api/v1/orgs", {}, token, body,
+                           {{"Idempotency-Key", std::string(256, 'k')}});
+  EXPECT_EQ(too_long.status, 400);
+  auto list = S().Call("GET", "/api/v1/orgs", {}, token);
+  EXPECT_EQ(Obj(list).at("items").as_array().size(), 1u) << "one org, not two";
+}
+
+TEST_F(ApiE2e, PaginationWalksEveryMemberOnce) {
+  auto [owner, org] = OwnerAndOrg();
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_EQ(
+        S().Call("POST", "/api/v1/orgs/{org}/members", {{"org", org}}, owner,
+                 R"({"email":"page)" + std::to_string(i) + R"(@example.com","role":"viewer"})")
+            .status,
+        201);
+  }
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    const std::string target =
+        "/api/v1/orgs/{org}/members?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor);
+    auto r = S().Call("GET", target, {{"org", org}}, owner);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto o = Obj(r);
+    for (const auto& m : o.at("items").as_array()) {
+      EXPECT_TRUE(seen.insert(std::string(m.at("id").as_string())).second);
+    }
+    cursor = o.at("next_cursor").is_null() ? "" : std::string(o.at("next_cursor").as_string());
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 8u);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/members?limit=201", {{"org", org}}, owner).status,
+            422);
+  EXPECT_EQ(
+      S().Call("GET", "/api/v1/orgs/{org}/members?cursor=forged", {{"org", org}}, owner).status,
+      400);
+}
+
+}  // namespace
+}  // namespace trellis::tests::e2e

@@ -452,5 +452,181 @@ TEST_F(ApiE2e, PaginationWalksEveryMemberOnce) {
       400);
 }
 
+// The user id behind a token, from /api/v1/me.
+std::string UserId(Stack& s, const std::string& token) {
+  auto me = s.Call("GET", "/api/v1/me", {}, token);
+  return std::string(json::parse(me.body).at("user").at("id").as_string());
+}
+
+TEST_F(ApiE2e, WorkFlowFromProjectToCommentsThroughRealTokens) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string member = Member(owner, org, "member");
+  const std::string viewer = Member(owner, org, "viewer");
+  const std::string member_id = UserId(S(), member);
+
+  auto project = S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
+                          R"({"name":"Launch","description":"Go live"})");
+  ASSERT_EQ(project.status, 201) << project.body;
+  const std::string pid = Str(Obj(project), "id");
+  const std::map<std::string, std::string> pp{{"org", org}, {"project", pid}};
+
+  EXPECT_EQ(S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", pp, viewer,
+                     R"({"title":"Not allowed"})")
+                .status,
+            403);
+  auto task = S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", pp, member,
+                       R"({"title":"Write the launch post","description":"with screenshots",)"
+                       R"("priority":2,"labels":["marketing"],"due_date":"2026-12-01",)"
+                       R"("assignee_id":")" +
+                           member_id + R"("})");
+  ASSERT_EQ(task.status, 201) << task.body;
+  const std::string tid = Str(Obj(task), "id");
+  const std::map<std::string, std::string> tp{{"org", org}, {"task", tid}};
+  auto outsider = S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", pp, member,
+                           R"({"title":"x","assignee_id":"01a20d05-0efe-79e9-bb21-1c21bea41f07"})");
+  EXPECT_EQ(outsider.status, 422) << "the assignee must be a member";
+
+  // todo -> done skips a step: refused; todo -> in_progress -> done: allowed.
+  auto got = S().Call("GET", "/api/v1/orgs/{org}/tasks/{task}", tp, viewer);
+  ASSERT_EQ(got.status, 200);
+  auto skip = S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}", tp, member,
+                       R"({"status":"done"})", {{"If-Match", got.Header("ETag")}});
+  EXPECT_EQ(skip.status, 422) << skip.body;
+  auto started = S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}", tp, member,
+                          R"({"status":"in_progress"})", {{"If-Match", got.Header("ETag")}});
+  ASSERT_EQ(started.status, 200) << started.body;
+  auto done = S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}", tp, member,
+                       R"({"status":"done"})", {{"If-Match", started.Header("ETag")}});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(Str(Obj(done), "status"), "done");
+  auto property = S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}", tp, member,
+                           R"({"org_id":"other","id":"x"})", {{"If-Match", "*"}});
+  EXPECT_EQ(property.status, 422) << "id and org_id are not writable";
+
+  auto found =
+      S().Call("GET", "/api/v1/orgs/{org}/projects/{project}/tasks?q=screenshots", pp, viewer);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(Obj(found).at("items").as_array().size(), 1u);
+
+  auto comment = S().Call("POST", "/api/v1/orgs/{org}/tasks/{task}/comments", tp, member,
+                          R"({"body":"Draft is in the doc."})");
+  ASSERT_EQ(comment.status, 201) << comment.body;
+  const std::map<std::string, std::string> cp{
+      {"org", org}, {"task", tid}, {"comment", Str(Obj(comment), "id")}};
+  const std::string admin = Member(owner, org, "admin");
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}/comments/{comment}", cp, admin,
+                     R"({"body":"not mine"})", {{"If-Match", "*"}})
+                .status,
+            403)
+      << "only the author edits a comment";
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/tasks/{task}/comments/{comment}", cp, member,
+                     R"({"body":"Edited"})", {{"If-Match", comment.Header("ETag")}})
+                .status,
+            200);
+  EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/tasks/{task}/comments/{comment}", cp, admin, "",
+                     {{"If-Match", "*"}})
+                .status,
+            204)
+      << "an admin deletes any comment";
+  auto comments = S().Call("GET", "/api/v1/orgs/{org}/tasks/{task}/comments", tp, viewer);
+  ASSERT_EQ(comments.status, 200);
+  EXPECT_TRUE(Obj(comments).at("items").as_array().empty());
+
+  // Another org's member probing this org's work objects: 404 everywhere.
+  auto [stranger, unused] = OwnerAndOrg();
+  const std::map<std::string, std::string> all{
+      {"org", org}, {"project", pid}, {"task", tid}, {"comment", cp.at("comment")}};
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/projects/{project}", all, stranger).status, 404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/projects/{project}/tasks", all, stranger).status,
+            404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/tasks/{task}", all, stranger).status, 404);
+  EXPECT_EQ(
+      S().Call("DELETE", "/api/v1/orgs/{org}/tasks/{task}", all, stranger, "", {{"If-Match", "*"}})
+          .status,
+      404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/tasks/{task}/comments", all, stranger).status, 404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/audit-events", all, stranger).status, 404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/events", all, stranger).status, 404);
+}
+
+TEST_F(ApiE2e, LiveUpdatesReachAnotherMemberAndResume) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string member = Member(owner, org, "member");
+  auto project =
+      S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner, R"({"name":"Live"})");
+  ASSERT_EQ(project.status, 201);
+  const std::string pid = Str(Obj(project), "id");
+
+  // The member listens while the owner creates a task.
+  std::string stream;
+  std::thread listener([&] {
+    stream = S().Api().ReadStream("/api/v1/orgs/" + org + "/events",
+                                  {{"Authorization", "Bearer " + member}}, std::chrono::seconds(10),
+                                  [](const std::string& seen) {
+                                    return seen.find("work.task.created") != std::string::npos;
+                                  });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto task = S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks",
+                       {{"org", org}, {"project", pid}}, owner, R"({"title":"Seen live"})");
+  ASSERT_EQ(task.status, 201);
+  listener.join();
+  EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream;
+  const auto at = stream.find("event: work.task.created");
+  ASSERT_NE(at, std::string::npos) << stream;
+  EXPECT_NE(stream.find("Seen live", at), std::string::npos);
+
+  // Resuming from the project's event replays only what came after it.
+  // Each event is "id: <offset>\nevent: <type>\ndata: …": the id line precedes the type.
+  const auto id_at = stream.rfind("id: ", at);
+  ASSERT_NE(id_at, std::string::npos);
+  const std::string task_event_id = stream.substr(id_at + 4, stream.find('\n', id_at) - id_at - 4);
+  auto comment = S().Call("POST", "/api/v1/orgs/{org}/tasks/{task}/comments",
+                          {{"org", org}, {"task", Str(Obj(task), "id")}}, owner,
+                          R"({"body":"after the task"})");
+  ASSERT_EQ(comment.status, 201);
+  std::string resumed = S().Api().ReadStream(
+      "/api/v1/orgs/" + org + "/events",
+      {{"Authorization", "Bearer " + member}, {"Last-Event-ID", task_event_id}},
+      std::chrono::seconds(10), [](const std::string& seen) {
+        return seen.find("work.comment.created") != std::string::npos;
+      });
+  EXPECT_NE(resumed.find("work.comment.created"), std::string::npos) << resumed;
+  EXPECT_EQ(resumed.find("work.task.created"), std::string::npos) << resumed;
+}
+
+TEST_F(ApiE2e, AuditLogProjectsEveryMutationForAdminsOnly) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string member = Member(owner, org, "member");
+  ASSERT_EQ(S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
+                     R"({"name":"Audited"})")
+                .status,
+            201);
+  std::set<std::string> actions;
+  for (int i = 0; i < 100 && !actions.contains("work.project.created"); ++i) {
+    auto r = S().Call("GET", "/api/v1/orgs/{org}/audit-events", {{"org", org}}, owner);
+    ASSERT_EQ(r.status, 200) << r.body;
+    actions.clear();
+    const auto body = Obj(r);
+    for (const auto& e : body.at("items").as_array()) {
+      actions.insert(std::string(e.at("action").as_string()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (const char* a : {"identity.org.created", "identity.member.invited", "identity.member.joined",
+                        "work.project.created"}) {
+    EXPECT_TRUE(actions.contains(a)) << a;
+  }
+  auto filtered = S().Call("GET", "/api/v1/orgs/{org}/audit-events?action=work.project.created",
+                           {{"org", org}}, owner);
+  ASSERT_EQ(filtered.status, 200);
+  EXPECT_EQ(Obj(filtered).at("items").as_array().size(), 1u);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/audit-events", {{"org", org}}, member).status, 403);
+  EXPECT_EQ(
+      S().Call("GET", "/api/v1/orgs/{org}/audit-events?since=yesterday", {{"org", org}}, owner)
+          .status,
+      422);
+}
+
 }  // namespace
 }  // namespace trellis::tests::e2e

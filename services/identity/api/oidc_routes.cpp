@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "platform/core/log.hpp"
 #include "services/identity/api/oidc_form.hpp"
 #include "services/identity/api/oidc_pages.hpp"
 

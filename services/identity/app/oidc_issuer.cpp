@@ -6,10 +6,12 @@
 #include <boost/json.hpp>
 #include <mutex>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include "platform/auth/jwt.hpp"
 #include "platform/core/log.hpp"
+#include "services/identity/app/membership_activation.hpp"
 #include "services/identity/domain/oidc_keys.hpp"
 #include "services/identity/store/oidc_store.hpp"
 
@@ -159,12 +161,14 @@ struct OidcIssuer::Impl {
     return {};
   }
 
-  // Runs f() on the hashing pool and resumes on the caller's executor.
+  // Runs f() on the hashing pool and resumes on the caller's executor. Callers pass a named
+  // function object: a closure temporary holding strings must not span the co_await (g++ 12,
+  // ADR 0004), so f is taken by reference and moved into the pool's coroutine here.
   template <typename F>
-  auto OffLoop(F f) -> asio::awaitable<decltype(f())> {
-    using R = decltype(f());
-    co_return co_await asio::co_spawn(
-        pool, [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); },
+  auto OffLoop(F& f) {
+    using R = std::invoke_result_t<F&>;
+    return asio::co_spawn(
+        pool, [fn = std::move(f)]() mutable -> asio::awaitable<R> { co_return fn(); },
         asio::use_awaitable);
   }
 };
@@ -238,7 +242,8 @@ Awaitable<void> OidcIssuer::Start(Deadline deadline) {
   }
   if (s.dummy_hash.empty()) {
     const auto cost = settings_.password_hashing;
-    auto dummy = co_await s.OffLoop([cost] { return HashPassword(RandomToken(), cost); });
+    auto hash_dummy = [cost] { return HashPassword(RandomToken(), cost); };
+    auto dummy = co_await s.OffLoop(hash_dummy);
     if (!dummy) co_return std::unexpected(dummy.error());
     s.dummy_hash = std::move(*dummy);
   }
@@ -447,9 +452,10 @@ Awaitable<SignedIn> OidcIssuer::SignIn(std::string email, std::string password, 
 
   // An unknown email costs one verification too, so timing does not tell which emails exist.
   std::string hash = found ? found->password_hash : s.dummy_hash;
-  const bool match = co_await s.OffLoop([hash = std::move(hash), password = std::move(password)] {
+  auto verify = [hash = std::move(hash), password = std::move(password)] {
     return VerifyPassword(hash, password);
-  });
+  };
+  const bool match = co_await s.OffLoop(verify);
   if (!found || !match) {
     s.throttle.RecordFailure(account);
     co_return core::Fail(ErrorCode::kUnauthenticated, std::string(kWrongCredentials));
@@ -492,8 +498,10 @@ Awaitable<SignedIn> OidcIssuer::SignUp(std::string email, std::string name, std:
   name = name.substr(first, last - first + 1);
 
   const auto cost = settings_.password_hashing;
-  auto hash = co_await s.OffLoop(
-      [password = std::move(password), cost] { return HashPassword(password, cost); });
+  auto hash_password = [password = std::move(password), cost] {
+    return HashPassword(password, cost);
+  };
+  auto hash = co_await s.OffLoop(hash_password);
   if (!hash) co_return std::unexpected(hash.error());
 
   store::NewLocalUser user;
@@ -508,6 +516,10 @@ Awaitable<SignedIn> OidcIssuer::SignUp(std::string email, std::string name, std:
       TransactionOptions().Deadline(deadline), [&](SqlTransaction& tx) -> Awaitable<void> {
         auto created = co_await store::CreateLocalUser(tx, user);
         if (!created) co_return std::unexpected(created.error());
+        // Invitations waiting for this email become memberships in the same transaction.
+        auto joined =
+            co_await ActivatePendingMemberships(tx, user.user_id, user.email, user.now_ms, s.ids);
+        if (!joined) co_return std::unexpected(joined.error());
         auto session = co_await NewSession(tx, user.user_id, user.now_ms,
                                            Ms(settings_.session_lifetime), s.ids);
         if (!session) co_return std::unexpected(session.error());

@@ -662,6 +662,13 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::ExchangeCode(
           refused = InvalidGrant("code_verifier does not match the code_challenge");
           co_return Result<void>();
         }
+        // Signed out between the redirect and the exchange: the grant dies with the session.
+        auto session = co_await store::FindSessionById(tx, c.session_id);
+        if (!session) co_return std::unexpected(session.error());
+        if (!*session || (*session)->ended_at_ms) {
+          refused = InvalidGrant("the sign-in session has ended");
+          co_return Result<void>();
+        }
         const std::string family = s.ids.Next();
         auto marked = co_await store::MarkCodeUsed(tx, code_hash, now, family);
         if (!marked) co_return std::unexpected(marked.error());

@@ -347,6 +347,17 @@ TEST_F(OidcIssuerTest, EndSessionEndsTheSessionAndRevokesItsRefreshTokens) {
   EXPECT_EQ(refreshed.error().error, "invalid_grant");
 }
 
+TEST_F(OidcIssuerTest, ACodeDiesWithItsSession) {
+  const auto who = SignUp();
+  const auto code = Code(who);
+  EndSessionRequest end;
+  end.session_cookie = who.cookie;
+  ASSERT_TRUE(RunSync(issuer_->EndSession(end)).has_value());
+  auto late = Exchange(code);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().error, "invalid_grant");
+}
+
 TEST_F(OidcIssuerTest, SignInChecksThePasswordAndThrottlesFailures) {
   SignUp();
   auto ok = RunSync(issuer_->SignIn("ADA@example.com", kPassword, "10.0.0.2"));

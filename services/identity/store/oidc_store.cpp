@@ -183,6 +183,15 @@ Awaitable<std::optional<SessionRow>> FindSession(SqlTransaction& tx,
   co_return First<SessionRow>(res, SessionFrom);
 }
 
+Awaitable<std::optional<SessionRow>> FindSessionById(SqlTransaction& tx, const std::string& id) {
+  SqlParams p{id};
+  auto res = co_await tx.Execute(
+      "SELECT id, token_sha256, user_id, created_at_ms, expires_at_ms, ended_at_ms "
+      "FROM oidc_sessions WHERE id = $1",
+      std::move(p));
+  co_return First<SessionRow>(res, SessionFrom);
+}
+
 Awaitable<void> EndSession(SqlTransaction& tx, const std::string& session_id, std::int64_t now_ms) {
   SqlParams p{now_ms, session_id};
   auto ended = co_await tx.Execute(

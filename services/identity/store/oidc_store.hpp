@@ -46,6 +46,8 @@ struct SessionRow {
 [[nodiscard]] Awaitable<void> InsertSession(SqlTransaction& tx, const SessionRow& session);
 [[nodiscard]] Awaitable<std::optional<SessionRow>> FindSession(SqlTransaction& tx,
                                                                const std::string& token_sha256);
+[[nodiscard]] Awaitable<std::optional<SessionRow>> FindSessionById(SqlTransaction& tx,
+                                                                   const std::string& id);
 // Ends the session (if still open) and revokes its refresh tokens.
 [[nodiscard]] Awaitable<void> EndSession(SqlTransaction& tx, const std::string& session_id,
                                          std::int64_t now_ms);

@@ -1,5 +1,6 @@
 #include "platform/events/relay.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "platform/core/log.hpp"
@@ -63,16 +64,21 @@ asio::awaitable<void> OutboxRelay::Run() {
 
 ports::Awaitable<std::size_t> OutboxRelay::RelayOnce() {
   std::size_t total = 0;
+  std::optional<core::Error> first_error;
+  // A failing context does not hold back the others' events.
   for (auto& source : sources_) {
     auto moved = co_await Drain(source);
     if (!moved) {
       source.errors->Inc();
-      core::Error error = moved.error();
-      error.internal = "relay " + source.source.name + ": " + error.internal;
-      co_return std::unexpected(std::move(error));
+      if (!first_error) {
+        first_error = moved.error();
+        first_error->internal = "relay " + source.source.name + ": " + first_error->internal;
+      }
+      continue;
     }
     total += *moved;
   }
+  if (first_error) co_return std::unexpected(std::move(*first_error));
   co_return total;
 }
 

@@ -55,8 +55,9 @@ class OutboxRelay {
   // Makes Run return after the round in progress. Thread-safe.
   void Stop();
 
-  // One round: drains every source's outbox into the log. Yields how many events were moved;
-  // the first error stops the round (the rows stay and are retried).
+  // One round: drains every source's outbox into the log. Yields how many events were moved,
+  // or the first error once every source has had its turn (a failed source's rows stay and
+  // are retried next round).
   [[nodiscard]] ports::Awaitable<std::size_t> RelayOnce();
 
  private:

@@ -150,6 +150,22 @@ TEST_F(RelayTest, ReRelayAfterACrashBetweenAppendAndDeleteAddsNothing) {
   EXPECT_EQ(OutboxRows(1), 0);
 }
 
+TEST_F(RelayTest, AFailingContextDoesNotHoldBackTheOthers) {
+  adapters::sqlite::Settings s;
+  s.path = dir_.Path() / "broken.db";  // no outbox table: every read fails
+  auto broken = SqliteStore::Open(s, clock_, registry_);
+  ASSERT_TRUE(broken);
+  Write(1, {Event("w1", "org-a")});
+  OutboxRelay relay({{"broken", broken->get()}, {"work", stores_[1].get()}}, *log_, clock_,
+                    registry_);
+  auto moved = RunSync(relay.RelayOnce());
+  EXPECT_FALSE(moved);
+  EXPECT_EQ(LoggedIds(), (std::vector<std::string>{"w1"}));
+  EXPECT_EQ(OutboxRows(1), 0);
+  EXPECT_NE(registry_.Render().find("trellis_outbox_relay_errors_total{context=\"broken\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(RelayTest, RunRelaysWhenNotifiedAndStops) {
   RelaySettings settings;
   settings.poll_interval = 60s;  // only Notify can explain a prompt relay

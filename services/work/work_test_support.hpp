@@ -76,11 +76,13 @@ class FakeIdentity final : public identity::v1::IdentityClient {
   }
   void Remove(const std::string& org, const std::string& user) { members_.erase({org, user}); }
   int membership_calls = 0;
+  core::CallContext last_call;  // what the latest GetMembership was given
 
   // IdentityClient
   identity::v1::Call<identity::v1::Membership> GetMembership(
-      identity::v1::GetMembershipRequest request, core::CallContext /*call*/) override {
+      identity::v1::GetMembershipRequest request, core::CallContext call) override {
     ++membership_calls;
+    last_call = std::move(call);
     auto it = members_.find({request.org_id(), request.user_id()});
     if (it == members_.end()) co_return core::Fail(core::ErrorCode::kNotFound, "not a member");
     identity::v1::Membership m;

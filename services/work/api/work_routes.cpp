@@ -57,6 +57,8 @@ core::CallContext CallOf(const Request& req) {
   call.deadline =
       req.ctx.deadline == core::Clock::MonoTime{} ? core::Clock::MonoTime::max() : req.ctx.deadline;
   call.request_id = req.ctx.request_id;
+  // Our span is the parent of whatever the use case calls (identity over gRPC in split shape).
+  if (!req.ctx.trace.trace_id.empty()) call.traceparent = req.ctx.trace.ToHeader();
   return call;
 }
 

@@ -826,8 +826,14 @@ TEST_F(WorkRoutesTest, ListingTasksAsksIdentityOnceWhateverThePageSize) {
              R"({"title":"T","assignee_id":")" + users_["member2"] + R"(","labels":["a","b"]})");
   }
   const int before = identity_.membership_calls;
-  Reply list = Call(As("viewer"), "GET", Orgs(org_a_) + "/projects/" + project + "/tasks?limit=50");
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  Reply list = Call(As("viewer"), "GET", Orgs(org_a_) + "/projects/" + project + "/tasks?limit=50",
+                    "", {"traceparent: 00-" + trace_id + "-00f067aa0ba902b7-01"});
   ASSERT_EQ(list.status, 200);
+  // The call to identity carries the request's deadline, id and trace.
+  EXPECT_NE(identity_.last_call.traceparent.find(trace_id), std::string::npos);
+  EXPECT_FALSE(identity_.last_call.request_id.empty());
+  EXPECT_NE(identity_.last_call.deadline, core::Clock::MonoTime::max());
   EXPECT_EQ(ItemIds(list).size(), 10U);
   EXPECT_EQ(identity_.membership_calls - before, 1);
   EXPECT_EQ(list.Json().at("items").at(9).at("labels"), (json::array{"a", "b"}));

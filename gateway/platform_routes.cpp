@@ -22,18 +22,29 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-constexpr std::string_view kLandingPage = R"(<!doctype html>
+constexpr std::string_view kLandingHead = R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Trellis</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .25rem}</style></head>
+code{background:#f3f3f3;padding:0 .25rem}
+.button{display:inline-block;background:#1d4ed8;color:#fff;padding:.6rem 1.2rem;border-radius:.4rem;
+text-decoration:none}</style></head>
 <body><h1>Trellis is running</h1>
-<p>This is the platform's gateway. The Trellis Work product and its web app arrive with the next
-issues; until then these endpoints answer:</p>
+)";
+
+// Shown when the built-in issuer serves the console: the way in for a newcomer.
+constexpr std::string_view kLandingSignIn = R"(<p>Trellis Work is ready. Sign up (or sign in) to get
+an access token for the API, then follow the README to create an org, projects and tasks.</p>
+<p><a class="button" href="/console">Sign up or sign in</a></p>
+)";
+
+constexpr std::string_view kLandingTail = R"(<p>The platform's own endpoints:</p>
 <ul>
 <li><a href="/healthz"><code>/healthz</code></a> &mdash; the process is alive</li>
 <li><a href="/readyz"><code>/readyz</code></a> &mdash; its dependencies are ready</li>
 <li><a href="/metrics"><code>/metrics</code></a> &mdash; Prometheus metrics</li>
+<li><a href="/.well-known/openid-configuration"><code>/.well-known/openid-configuration</code></a>
+&mdash; the built-in OpenID Connect issuer, when enabled</li>
 </ul></body></html>
 )";
 
@@ -112,9 +123,13 @@ void AddPlatformRoutes(http::Router& router, platform::observe::Registry& regist
                                               "text/plain; version=0.0.4; charset=utf-8");
              });
 
-  router.Add(http::Method::kGet, "/", [](http::Request&) -> asio::awaitable<http::Response> {
-    co_return http::Response::Text(200, std::string(kLandingPage), http::kTextHtml);
-  });
+  std::string page(kLandingHead);
+  if (settings.sign_in_link) page += kLandingSignIn;
+  page += kLandingTail;
+  router.Add(http::Method::kGet, "/",
+             [page = std::move(page)](http::Request&) -> asio::awaitable<http::Response> {
+               co_return http::Response::Text(200, page, http::kTextHtml);
+             });
 
   if (settings.bench_routes) {
     router.Add(http::Method::kGet, "/bench/plaintext",

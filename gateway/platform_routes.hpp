@@ -36,6 +36,8 @@ class Health {
 
 struct PlatformRoutesSettings {
   bool bench_routes = false;
+  // The landing page links to the built-in issuer's console (sign up / sign in).
+  bool sign_in_link = false;
   // When set and non-empty, /metrics requires "Authorization: Bearer <token>".
   std::shared_ptr<platform::core::config::Secret> metrics_token;
 };

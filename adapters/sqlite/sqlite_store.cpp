@@ -89,7 +89,9 @@ core::Error MapError(sqlite3* db, int rc, std::string_view sql) {
           rc == SQLITE_CONSTRAINT_ROWID) {
         return {ErrorCode::kAlreadyExists, "already exists", std::move(detail)};
       }
-      return {ErrorCode::kFailedPrecondition, "a data constraint was violated", std::move(detail)};
+      // CHECK, NOT NULL and foreign keys: the use cases validate before they write, so one of
+      // these is a bug, not a client's stale precondition (which kFailedPrecondition/412 means).
+      return {ErrorCode::kInternal, "a data constraint was violated", std::move(detail)};
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return {ErrorCode::kUnavailable, "database busy", std::move(detail)};
     case SQLITE_INTERRUPT:

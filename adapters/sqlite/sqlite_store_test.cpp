@@ -89,11 +89,11 @@ TEST_F(SqliteStoreTest, UsesWalAndForeignKeys) {
                   .has_value());
   auto orphan = Run("INSERT INTO c (id, p) VALUES (1, 42)");
   ASSERT_FALSE(orphan.has_value());
-  EXPECT_EQ(orphan.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(orphan.error().code, ErrorCode::kInternal);
   EXPECT_EQ(orphan.error().message.find("FOREIGN"), std::string::npos);
   auto check = Run("CREATE TABLE k (v INTEGER CHECK (v > 0))");
   ASSERT_TRUE(check.has_value());
-  EXPECT_EQ(Run("INSERT INTO k (v) VALUES (0)").error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(Run("INSERT INTO k (v) VALUES (0)").error().code, ErrorCode::kInternal);
 }
 
 TEST_F(SqliteStoreTest, ReadOnlyScriptIsRefusedToo) {

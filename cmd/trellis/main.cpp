@@ -108,6 +108,7 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
   http::Router router;
   trellis::gateway::AddPlatformRoutes(router, registry, health,
                                       {.bench_routes = cfg->Bool("http.bench_routes"),
+                                       .sign_in_link = cfg->Bool("auth.builtin_issuer"),
                                        .metrics_token = cfg->SecretOf("metrics.token")});
 
   http::MiddlewareChain chain;
@@ -219,6 +220,8 @@ std::unique_ptr<trellis::cmd::Product> OpenForAdmin(const std::string& config_fl
     std::cerr << "trellis: " << cfg.error().message << "\n";
     return nullptr;
   }
+  // Admin commands print only their result on stdout (scripts capture it); logs stay quiet.
+  core::InitLogging({.level = "warn"});
   auto product = trellis::cmd::Product::Open(trellis::cmd::ProductSettingsFrom(*cfg),
                                              core::SystemClock::Instance(), ids, registry);
   if (!product) {

@@ -134,13 +134,14 @@ struct Product::Impl {
   std::unique_ptr<SqliteStore> audit_db;
   std::unique_ptr<SqliteStore> edge_db;
 
-  std::unique_ptr<platform::events::EventsRuntime> events;
   std::unique_ptr<platform::rest::Idempotency> idempotency;
   std::unique_ptr<identity::app::IdentityApp> identity;
   std::unique_ptr<identity::app::OidcIssuer> issuer;
   std::unique_ptr<work::app::WorkApp> work;
   std::unique_ptr<audit::app::AuditApp> audit;
   std::unique_ptr<gateway::live::LiveHub> live;
+  // Declared after what its tasks and consumers use, so it is destroyed first.
+  std::unique_ptr<platform::events::EventsRuntime> events;
 
   platform::http::Client http_client;
   platform::auth::ClientFetcher network_fetcher{http_client};

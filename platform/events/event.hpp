@@ -24,8 +24,8 @@ struct DomainEvent {
   std::string subject_id;  // id of the changed aggregate
   std::string payload;     // a JSON object: the aggregate's public representation after the change
   std::int64_t occurred_at_ms = 0;  // Unix milliseconds
-  // The weakest role that may see the event on the live stream (member changes and API keys
-  // are for admins; work items for every member).
+  // The weakest role that may see the event on the live stream: API key events are for
+  // admins; org, membership and work events for every member (viewers list members too).
   core::Role audience = core::Role::kViewer;
   // Position in the event log, assigned when the relay appends it; 0 before.
   std::int64_t offset = 0;

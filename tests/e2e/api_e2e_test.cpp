@@ -377,6 +377,9 @@ TEST_F(ApiE2e, ApiKeysAuthenticateForTheirOrgOnlyUntilRevoked) {
   const auto body = Obj(created);
   const std::string secret = Str(body, "secret");
   EXPECT_TRUE(secret.starts_with("trk_"));
+  auto idempotent = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner,
+                             R"({"name":"ci2","role":"member"})", {{"Idempotency-Key", "k1"}});
+  EXPECT_EQ(idempotent.status, 400) << "a key's secret is never stored for replay";
   auto listed = S().Call("GET", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner);
   EXPECT_EQ(listed.body.find(secret), std::string::npos) << "the secret is shown once";
 

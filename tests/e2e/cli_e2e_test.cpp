@@ -73,6 +73,7 @@ class ServeProcess {
     log_ = dir_ / "log";
     env.emplace("TRELLIS_HTTP_PORT", "0");
     env.emplace("TRELLIS_HTTP_THREADS", "2");
+    env.emplace("TRELLIS_DATA_DIR", (dir_ / "data").string());
     pid_ = fork();
     if (pid_ == 0) {
       for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
@@ -310,12 +311,70 @@ TEST(ServeTest, CorsWhenConfigured) {
 TEST(ServeTest, PortInUseIsAClearError) {
   ServeProcess first(std::map<std::string, std::string>{{"TRELLIS_HTTP_REUSE_PORT", "false"}});
   ASSERT_GT(first.Port(), 0);
-  auto r = RunTrellis({"serve"}, {{"TRELLIS_HTTP_PORT", std::to_string(first.Port())},
+  const auto data = fs::temp_directory_path() / ("trellis-data-" + std::to_string(getpid()));
+  auto r = RunTrellis({"serve"}, {{"TRELLIS_DATA_DIR", data.string()},
+                                  {"TRELLIS_HTTP_PORT", std::to_string(first.Port())},
                                   {"TRELLIS_HTTP_REUSE_PORT", "false"}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("cannot listen on 127.0.0.1:" + std::to_string(first.Port())),
             std::string::npos)
       << r.out;
+  fs::remove_all(data);
+}
+
+TEST(ServeTest, LandingPageLeadsToSignUpAndTheApiAsksForCredentials) {
+  ServeProcess p({});
+  ASSERT_GT(p.Port(), 0) << p.Log();
+  auto page = Get(p.Port(), "/");
+  EXPECT_NE(page.find("href=\"/console\""), std::string::npos) << page;
+  auto me = Get(p.Port(), "/api/v1/me");
+  EXPECT_EQ(StatusOf(me), 401) << me;
+  EXPECT_NE(me.find("application/problem+json"), std::string::npos);
+  auto discovery = Get(p.Port(), "/.well-known/openid-configuration");
+  EXPECT_EQ(StatusOf(discovery), 200) << discovery;
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.WaitExit(), 0);
+}
+
+TEST(MigrateTest, AppliesEveryContextOnceAndRefusesAChangedHistory) {
+  const auto data = fs::temp_directory_path() / ("trellis-migrate-" + std::to_string(getpid()));
+  auto first = RunTrellis({"migrate"}, {{"TRELLIS_DATA_DIR", data.string()}});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  for (const char* db :
+       {"identity: applied V1 V2", "work: applied V1", "audit: applied V1", "edge: applied V1"}) {
+    EXPECT_NE(first.out.find(db), std::string::npos) << first.out;
+  }
+  auto again = RunTrellis({"migrate"}, {{"TRELLIS_DATA_DIR", data.string()}});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("work: up to date"), std::string::npos) << again.out;
+  fs::remove_all(data);
+}
+
+TEST(AdminTest, CreateUserAndOrgForScripts) {
+  const auto data = fs::temp_directory_path() / ("trellis-admin-" + std::to_string(getpid()));
+  fs::create_directories(data);
+  const auto password = data / "password";
+  std::ofstream(password) << "a long enough password\n";
+  auto user = RunTrellis({"admin", "create-user", "--email", "ops@example.com", "--name", "Ops",
+                          "--password-file", password.string()},
+                         {{"TRELLIS_DATA_DIR", data.string()}});
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  std::string user_id = user.out.substr(0, user.out.find('\n'));
+  EXPECT_EQ(user_id.size(), 36u) << user.out;
+  auto org =
+      RunTrellis({"admin", "create-org", "--name", "Ops", "--slug", "ops", "--owner", user_id},
+                 {{"TRELLIS_DATA_DIR", data.string()}});
+  EXPECT_EQ(org.exit_code, 0) << org.err;
+  auto duplicate =
+      RunTrellis({"admin", "create-org", "--name", "Ops", "--slug", "ops", "--owner", user_id},
+                 {{"TRELLIS_DATA_DIR", data.string()}});
+  EXPECT_NE(duplicate.exit_code, 0);
+  EXPECT_NE(duplicate.err.find("slug is taken"), std::string::npos) << duplicate.err;
+  auto bad =
+      RunTrellis({"admin", "create-org", "--name", "Ops", "--slug", "NO", "--owner", user_id},
+                 {{"TRELLIS_DATA_DIR", data.string()}});
+  EXPECT_NE(bad.err.find("/slug"), std::string::npos) << bad.err;
+  fs::remove_all(data);
 }
 
 }  // namespace

@@ -61,17 +61,22 @@ struct IdPage {
   int limit = rest::kDefaultLimit;
   std::string after;
 };
-platform::core::Result<IdPage> ParseIdPage(const Request& req) {
-  auto page = rest::ParsePage(req, "");
+// `binding` names the list (and its org), so a cursor of one list is refused by another.
+platform::core::Result<IdPage> ParseIdPage(const Request& req, const std::string& binding) {
+  auto page = rest::ParsePage(req, binding);
   if (!page) return std::unexpected(page.error());
   IdPage out;
   out.limit = page->limit;
   if (page->after && !page->after->empty()) out.after = page->after->front();
   return out;
 }
-std::optional<std::string> CursorAfter(const std::optional<std::string>& next_after) {
+std::optional<std::string> CursorAfter(const std::optional<std::string>& next_after,
+                                       const std::string& binding) {
   if (!next_after) return std::nullopt;
-  return rest::EncodeCursor({*next_after}, "");
+  return rest::EncodeCursor({*next_after}, binding);
+}
+std::string Binding(std::string_view list, const Request& req) {
+  return std::string(list) + ":" + std::string(req.Param("org"));
 }
 
 asio::awaitable<Response> GetMe(app::IdentityApp& app, Request& req) {
@@ -79,21 +84,12 @@ asio::awaitable<Response> GetMe(app::IdentityApp& app, Request& req) {
   if (!who) co_return Fail(Unauthenticated(), req);
   auto me = co_await app.GetMe(*who, CallOf(req));
   if (!me) co_return Fail(me.error(), req);
-  http::JsonWriter w;
-  w.BeginObject().Key("kind").String(who->IsApiKey() ? "api_key" : "user").Key("user");
-  if (me->user) {
-    std::string user = app::UserJson(*me->user);
-    // The user's view, embedded: JsonWriter has no raw-value call, so splice the text.
-    std::string body = std::move(w).Take();
-    body += user;
-    if (me->api_key) {
-      body += ",\"api_key\":" + app::ApiKeyJson(*me->api_key);
-    }
-    body += "}";
-    co_return Response::Json(200, std::move(body));
-  }
-  w.Null();
-  co_return Response::Json(200, std::move(w.EndObject()).Take());
+  // The views are JSON texts already; JsonWriter has no raw-value call, so they are spliced.
+  std::string body = std::string(R"({"kind":")") + (who->IsApiKey() ? "api_key" : "user") +
+                     R"(","user":)" + (me->user ? app::UserJson(*me->user) : "null");
+  if (me->api_key) body += R"(,"api_key":)" + app::ApiKeyJson(*me->api_key);
+  body += "}";
+  co_return Response::Json(200, std::move(body));
 }
 
 asio::awaitable<Response> CreateOrg(app::IdentityApp& app, Request& req) {
@@ -119,13 +115,14 @@ asio::awaitable<Response> CreateOrg(app::IdentityApp& app, Request& req) {
 asio::awaitable<Response> ListOrgs(app::IdentityApp& app, Request& req) {
   const Principal* who = Caller(req);
   if (!who) co_return Fail(Unauthenticated(), req);
-  auto page = ParseIdPage(req);
+  const std::string binding = "orgs";
+  auto page = ParseIdPage(req, binding);
   if (!page) co_return Fail(page.error(), req);
   auto orgs = co_await app.ListMyOrgs(*who, CallOf(req), page->after, page->limit);
   if (!orgs) co_return Fail(orgs.error(), req);
   std::vector<std::string> items;
   for (const auto& o : orgs->items) items.push_back(app::OrgJson(o.org, o.role));
-  co_return Response::Json(200, rest::ListBody(items, CursorAfter(orgs->next_after)));
+  co_return Response::Json(200, rest::ListBody(items, CursorAfter(orgs->next_after, binding)));
 }
 
 asio::awaitable<Response> GetOrg(app::IdentityApp& app, Request& req) {
@@ -162,14 +159,15 @@ asio::awaitable<Response> UpdateOrg(app::IdentityApp& app, Request& req) {
 asio::awaitable<Response> ListMembers(app::IdentityApp& app, Request& req) {
   const Principal* who = Caller(req);
   if (!who) co_return Fail(Unauthenticated(), req);
-  auto page = ParseIdPage(req);
+  const std::string binding = Binding("members", req);
+  auto page = ParseIdPage(req, binding);
   if (!page) co_return Fail(page.error(), req);
   auto members = co_await app.ListMembers(*who, CallOf(req), std::string(req.Param("org")),
                                           page->after, page->limit);
   if (!members) co_return Fail(members.error(), req);
   std::vector<std::string> items;
   for (const auto& m : members->items) items.push_back(app::MemberJson(m));
-  co_return Response::Json(200, rest::ListBody(items, CursorAfter(members->next_after)));
+  co_return Response::Json(200, rest::ListBody(items, CursorAfter(members->next_after, binding)));
 }
 
 asio::awaitable<Response> InviteMember(app::IdentityApp& app, Request& req) {
@@ -226,19 +224,28 @@ asio::awaitable<Response> RemoveMember(app::IdentityApp& app, Request& req) {
 asio::awaitable<Response> ListKeys(app::IdentityApp& app, Request& req) {
   const Principal* who = Caller(req);
   if (!who) co_return Fail(Unauthenticated(), req);
-  auto page = ParseIdPage(req);
+  const std::string binding = Binding("api-keys", req);
+  auto page = ParseIdPage(req, binding);
   if (!page) co_return Fail(page.error(), req);
   auto keys = co_await app.ListApiKeys(*who, CallOf(req), std::string(req.Param("org")),
                                        page->after, page->limit);
   if (!keys) co_return Fail(keys.error(), req);
   std::vector<std::string> items;
   for (const auto& k : keys->items) items.push_back(app::ApiKeyJson(k));
-  co_return Response::Json(200, rest::ListBody(items, CursorAfter(keys->next_after)));
+  co_return Response::Json(200, rest::ListBody(items, CursorAfter(keys->next_after, binding)));
 }
 
 asio::awaitable<Response> CreateKey(app::IdentityApp& app, Request& req) {
   const Principal* who = Caller(req);
   if (!who) co_return Fail(Unauthenticated(), req);
+  if (req.FindHeader("idempotency-key")) {
+    // Replaying this response would mean storing the secret; only its hash is ever kept.
+    co_return Fail(Error(ErrorCode::kInvalidArgument,
+                         "Idempotency-Key is not accepted when creating an API key: the "
+                         "response holds a secret that is never stored; list the keys to see "
+                         "whether a create went through"),
+                   req);
+  }
   auto body = http::ParseJsonBody(req);
   if (!body) co_return Fail(body.error(), req);
   JsonReader r(*body);
@@ -285,7 +292,7 @@ void AddIdentityRoutes(http::Router& router, app::IdentityApp& app,
   router.Add(Method::kPatch, "/api/v1/orgs/{org}/members/{member}", bind(ChangeMember));
   router.Add(Method::kDelete, "/api/v1/orgs/{org}/members/{member}", bind(RemoveMember));
   router.Add(Method::kGet, "/api/v1/orgs/{org}/api-keys", bind(ListKeys));
-  router.Add(Method::kPost, "/api/v1/orgs/{org}/api-keys", idempotency.Wrap(bind(CreateKey)));
+  router.Add(Method::kPost, "/api/v1/orgs/{org}/api-keys", bind(CreateKey));
   router.Add(Method::kDelete, "/api/v1/orgs/{org}/api-keys/{key}", bind(RevokeKey));
 }
 

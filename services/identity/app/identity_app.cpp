@@ -265,7 +265,7 @@ Call<domain::Org> IdentityApp::UpdateOrg(const Principal& who, CallContext call,
         if (!*org) co_return OrgNotFound();
         if (!domain::Allowed(*role, Action::kUpdateOrg)) co_return Forbidden(Action::kUpdateOrg);
         if (!if_match((*org)->version)) co_return Changed();
-        domain::Org next = std::move(**org);
+        domain::Org next = **org;
         if (input.slug && *input.slug != next.slug) {
           auto taken = co_await store::SlugTaken(tx, *input.slug, org_id);
           if (!taken) co_return std::unexpected(taken.error());
@@ -273,6 +273,10 @@ Call<domain::Org> IdentityApp::UpdateOrg(const Principal& who, CallContext call,
           next.slug = *input.slug;
         }
         if (input.name) next.name = *input.name;
+        if (next.name == (*org)->name && next.slug == (*org)->slug) {
+          out = std::move(next);  // nothing changes: no new version, no event
+          co_return Result<void>();
+        }
         next.updated_at_ms = now;
         next.version += 1;
         if (auto r = co_await store::UpdateOrg(tx, next); !r) co_return r;

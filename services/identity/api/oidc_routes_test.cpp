@@ -42,7 +42,7 @@ T RunSync(asio::awaitable<T> task) {
   asio::io_context ctx;
   std::optional<T> out;
   std::exception_ptr thrown;
-  asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
+  asio::co_spawn(ctx, std::move(task), [&](const std::exception_ptr& e, T value) {
     thrown = e;
     if (!e) out.emplace(std::move(value));
   });

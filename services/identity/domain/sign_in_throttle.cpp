@@ -51,7 +51,8 @@ void SignInThrottle::Bump(std::map<std::string, Window, std::less<>>& map, std::
 }
 
 void SignInThrottle::Sweep(std::map<std::string, Window, std::less<>>& map,
-                           std::chrono::milliseconds window, platform::core::Clock::MonoTime now) {
+                           std::chrono::milliseconds window,
+                           platform::core::Clock::MonoTime now) const {
   std::erase_if(map, [&](const auto& entry) { return now - entry.second.start >= window; });
   if (map.size() < settings_.max_tracked) return;
   auto oldest = std::min_element(map.begin(), map.end(), [](const auto& a, const auto& b) {

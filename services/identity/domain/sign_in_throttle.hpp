@@ -51,7 +51,7 @@ class SignInThrottle {
   void Bump(std::map<std::string, Window, std::less<>>& map, std::string_view key,
             std::chrono::milliseconds window);
   void Sweep(std::map<std::string, Window, std::less<>>& map, std::chrono::milliseconds window,
-             platform::core::Clock::MonoTime now);
+             platform::core::Clock::MonoTime now) const;
 
   const SignInThrottleSettings settings_;
   const platform::core::Clock& clock_;

@@ -287,15 +287,15 @@ class WorkRoutesTest : public ::testing::Test {
     }
     return out;
   }
-  // The outbox's event types, in order.
-  std::vector<std::string> Events() {
+  // The outbox's event types (or another column), in order.
+  std::vector<std::string> Events(const std::string& column = "type") {
     std::vector<std::string> out;
     auto r = RunSync(db_.Store().Transact(
         platform::ports::TransactionOptions().ReadOnly(),
         [&](platform::ports::SqlTransaction& tx) -> platform::ports::Awaitable<void> {
-          auto rows = co_await tx.Execute("SELECT type FROM outbox ORDER BY seq");
+          auto rows = co_await tx.Execute("SELECT " + column + " FROM outbox ORDER BY seq");
           if (!rows) co_return std::unexpected(rows.error());
-          for (const auto& row : rows->rows) out.push_back(*row.Get<std::string>("type"));
+          for (const auto& row : rows->rows) out.push_back(*row.Get<std::string>(column));
           co_return core::Result<void>();
         }));
     EXPECT_TRUE(r);
@@ -367,6 +367,12 @@ TEST_F(WorkRoutesTest, ProjectLifecycle) {
   EXPECT_EQ(Events(), (std::vector<std::string>{"work.project.created", "work.project.updated",
                                                 "work.project.archived"}));
   EXPECT_EQ(commits_.load(), 3);
+  // Each event carries the resource as the API shows it, its actor, org and subject.
+  EXPECT_EQ(Events("payload").back(), archived.body);
+  EXPECT_EQ(Events("actor_id").back(), users_["admin"]);
+  EXPECT_EQ(Events("org_id").back(), org_a_);
+  EXPECT_EQ(Events("subject_id").back(), id);
+  EXPECT_EQ(Events("audience").back(), "viewer");
 }
 
 TEST_F(WorkRoutesTest, TaskLifecycle) {

@@ -631,5 +631,91 @@ TEST_F(ApiE2e, AuditLogProjectsEveryMutationForAdminsOnly) {
       422);
 }
 
+TEST_F(ApiE2e, IdentityRoleMatrixAndMembershipChanges) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::map<std::string, std::string> o{{"org", org}};
+  struct Case {
+    const char* role;
+    std::string token;
+    bool admin;
+  };
+  std::vector<Case> cases{{"viewer", Member(owner, org, "viewer"), false},
+                          {"member", Member(owner, org, "member"), false},
+                          {"admin", Member(owner, org, "admin"), true}};
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.role);
+    const int allowed_or_403 = c.admin ? 200 : 403;
+    EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", o, c.token).status, 200);
+    EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/members", o, c.token).status, 200);
+    EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/api-keys", o, c.token).status, allowed_or_403);
+    EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}", o, c.token, R"({"name":"Renamed"})",
+                       {{"If-Match", "*"}})
+                  .status,
+              allowed_or_403);
+    // A target to change and remove: a fresh invitation.
+    auto target = S().Call("POST", "/api/v1/orgs/{org}/members", o, owner,
+                           R"({"email":")" + Unique("t") + R"(@example.com","role":"viewer"})");
+    ASSERT_EQ(target.status, 201);
+    const std::map<std::string, std::string> m{{"org", org}, {"member", Str(Obj(target), "id")}};
+    auto changed = S().Call("PATCH", "/api/v1/orgs/{org}/members/{member}", m, c.token,
+                            R"({"role":"member"})", {{"If-Match", target.Header("ETag")}});
+    EXPECT_EQ(changed.status, allowed_or_403) << changed.body;
+    auto key = S().Call("POST", "/api/v1/orgs/{org}/api-keys", o, owner,
+                        R"({"name":"k","role":"viewer"})");
+    ASSERT_EQ(key.status, 201);
+    EXPECT_EQ(
+        S().Call("DELETE", "/api/v1/orgs/{org}/api-keys/{key}",
+                 {{"org", org}, {"key", Str(Obj(key), "id")}}, c.token, "", {{"If-Match", "*"}})
+            .status,
+        c.admin ? 204 : 403);
+    EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}", m, c.token, "",
+                       {{"If-Match", "*"}})
+                  .status,
+              c.admin ? 204 : 403);
+  }
+
+  // The owner's own membership: the last owner can neither be demoted nor leave.
+  auto members = S().Call("GET", "/api/v1/orgs/{org}/members?limit=200", o, owner);
+  std::string owner_member;
+  const auto body = Obj(members);
+  for (const auto& m : body.at("items").as_array()) {
+    if (m.at("role").as_string() == "owner") owner_member = std::string(m.at("id").as_string());
+  }
+  ASSERT_FALSE(owner_member.empty());
+  const std::map<std::string, std::string> om{{"org", org}, {"member", owner_member}};
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/members/{member}", om, owner,
+                     R"({"role":"admin"})", {{"If-Match", "*"}})
+                .status,
+            409);
+  EXPECT_EQ(
+      S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}", om, owner, "", {{"If-Match", "*"}})
+          .status,
+      409);
+  EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}", om, owner).status, 428);
+  // An admin may not touch an owner.
+  EXPECT_EQ(S().Call("PATCH", "/api/v1/orgs/{org}/members/{member}", om, cases[2].token,
+                     R"({"role":"viewer"})", {{"If-Match", "*"}})
+                .status,
+            403);
+  // A removed member loses access at once.
+  const std::string leaving = Member(owner, org, "member");
+  auto mine = S().Call("GET", "/api/v1/orgs/{org}/members?limit=200", o, owner);
+  const std::string me_id = UserId(S(), leaving);
+  std::string leaving_member;
+  const auto mine_body = Obj(mine);
+  for (const auto& m : mine_body.at("items").as_array()) {
+    if (m.at("user_id").is_string() && m.at("user_id").as_string() == me_id) {
+      leaving_member = std::string(m.at("id").as_string());
+    }
+  }
+  ASSERT_FALSE(leaving_member.empty());
+  EXPECT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}",
+                     {{"org", org}, {"member", leaving_member}}, leaving, "", {{"If-Match", "*"}})
+                .status,
+            204)
+      << "anyone may leave";
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", o, leaving).status, 404);
+}
+
 }  // namespace
 }  // namespace trellis::tests::e2e

@@ -4,6 +4,7 @@
 // (the "coordinated omission" that closed-loop tools such as wrk hide; this is what wrk2 does).
 //
 //   loadgen --port 8080 --path /bench/plaintext --rate 20000 --connections 64 --duration 10
+//   loadgen --port 8080 --path '/api/v1/...' --header "Authorization: Bearer $TOKEN" --rate 5000
 //   -> human summary on stderr, one JSON object on stdout
 //
 // Request i is due at start + i/rate and belongs to connection i mod N (as in wrk2). A
@@ -45,11 +46,12 @@ struct Options {
   std::string host = "127.0.0.1";
   std::string port = "8080";
   std::string path = "/bench/plaintext";
-  double rate = 1000;    // requests per second, all connections together
-  int connections = 64;  // keep-alive connections
-  double duration = 10;  // seconds measured
-  double warmup = 1;     // seconds sent first and not measured
-  double drain = 2;      // seconds to wait for outstanding responses after the last send
+  std::vector<std::string> headers;  // "Name: value", sent with every request
+  double rate = 1000;                // requests per second, all connections together
+  int connections = 64;              // keep-alive connections
+  double duration = 10;              // seconds measured
+  double warmup = 1;                 // seconds sent first and not measured
+  double drain = 2;  // seconds to wait for outstanding responses after the last send
 };
 
 Options Parse(int argc, char** argv) {
@@ -59,6 +61,13 @@ Options Parse(int argc, char** argv) {
   app.add_option("--host", o.host, "server address");
   app.add_option("--port", o.port, "server port");
   app.add_option("--path", o.path, "request path");
+  app.add_option("--header", o.headers, "extra request header \"Name: value\" (repeatable)")
+      ->check([](const std::string& h) -> std::string {
+        const auto colon = h.find(':');
+        if (colon == std::string::npos || colon == 0) return "expected \"Name: value\"";
+        if (h.find_first_of("\r\n") != std::string::npos) return "no line breaks in a header";
+        return {};
+      });
   app.add_option("--rate", o.rate, "requests per second, all connections together")
       ->required()
       ->check(CLI::PositiveNumber);
@@ -117,7 +126,9 @@ class LoadGen {
  public:
   explicit LoadGen(Options o) : opt_(std::move(o)), pacer_(ctx_), signals_(ctx_, SIGINT, SIGTERM) {
     request_ = "GET " + opt_.path + " HTTP/1.1\r\nHost: " + opt_.host + ":" + opt_.port +
-               "\r\nUser-Agent: trellis-loadgen\r\n\r\n";
+               "\r\nUser-Agent: trellis-loadgen\r\n";
+    for (const auto& h : opt_.headers) request_ += h + "\r\n";
+    request_ += "\r\n";
     period_ns_ = 1e9 / opt_.rate;
     total_ = static_cast<std::uint64_t>(std::llround((opt_.warmup + opt_.duration) * opt_.rate));
     measured_from_ = static_cast<std::uint64_t>(std::llround(opt_.warmup * opt_.rate));

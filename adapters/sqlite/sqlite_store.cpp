@@ -45,12 +45,16 @@ struct Connection {
   MonoTime deadline = MonoTime::max();
   bool allow_transaction_control = false;  // only the store's own BEGIN/COMMIT/ROLLBACK
   std::unordered_map<std::string, sqlite3_stmt*> cache;
+  // The store's own BEGIN/COMMIT/ROLLBACK, prepared once: parsing them anew was a visible share
+  // of a short read transaction. Apart from `cache`, so callers' SQL can never reach them.
+  std::unordered_map<std::string, sqlite3_stmt*> control;
 
   Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection() {
     for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+    for (auto& [sql, stmt] : control) sqlite3_finalize(stmt);
     sqlite3_close_v2(db);
   }
   void DropCache() {
@@ -113,8 +117,25 @@ Result<void> Exec(Connection& conn, const std::string& sql) {
 
 // The store's own transaction control, let through the authorizer.
 Result<void> ExecControl(Connection& conn, const std::string& sql) {
+  // Allowed through the authorizer for the step too: SQLite re-prepares after a schema change.
   conn.allow_transaction_control = true;
-  auto done = Exec(conn, sql);
+  auto done = [&]() -> Result<void> {
+    sqlite3_stmt*& stmt = conn.control[sql];
+    if (stmt == nullptr) {
+      const int rc = sqlite3_prepare_v3(conn.db, sql.data(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        stmt = nullptr;
+        return std::unexpected(MapError(conn.db, rc, sql));
+      }
+    }
+    const int rc = sqlite3_step(stmt);
+    Result<void> result;
+    if (rc != SQLITE_DONE) result = std::unexpected(MapError(conn.db, rc, sql));
+    sqlite3_reset(stmt);
+    return result;
+  }();
   conn.allow_transaction_control = false;
   return done;
 }
@@ -446,6 +467,13 @@ class SqliteStore::Impl {
         asio::use_awaitable);
   }
 
+  // OnPool, or right here when `here` (a read-only transaction with settings().inline_reads).
+  template <typename F>
+  asio::awaitable<std::invoke_result_t<F&>> Run(bool here, F f) {
+    if (here) co_return f();
+    co_return co_await OnPool(std::move(f));
+  }
+
   asio::awaitable<Result<void>> Transact(ports::TransactionOptions options,
                                          ports::TransactionBody body);
 
@@ -490,16 +518,18 @@ class Transaction final : public ports::SqlTransaction {
     const MonoTime started = store_.clock().Monotonic();
     const std::size_t limit = store_.settings().statement_cache;
     const bool read_only = options_.read_only;
-    auto result = co_await store_.OnPool([this, &sql, &params, read_only, limit] {
-      return RunStatement(conn_, sql, params, read_only, limit);
-    });
+    auto result = co_await store_.Run(read_only && store_.settings().inline_reads,
+                                      [this, &sql, &params, read_only, limit] {
+                                        return RunStatement(conn_, sql, params, read_only, limit);
+                                      });
     Record(result, started);
     co_return result;
   }
   asio::awaitable<Result<void>> ExecuteScript(std::string sql) override {
     if (failed_) co_return Poisoned();
     const MonoTime started = store_.clock().Monotonic();
-    auto result = co_await store_.OnPool([this, &sql] { return RunScript(conn_, sql); });
+    auto result = co_await store_.Run(options_.read_only && store_.settings().inline_reads,
+                                      [this, &sql] { return RunScript(conn_, sql); });
     Record(result, started);
     co_return result;
   }
@@ -549,7 +579,9 @@ asio::awaitable<Result<void>> SqliteStore::Impl::Transact(ports::TransactionOpti
   }
   const auto busy = settings_.busy_timeout;
   const bool read_only = options.read_only;
-  auto begun = co_await OnPool([conn, read_only, busy] { return Begin(*conn, read_only, busy); });
+  const bool here = read_only && settings_.inline_reads;
+  auto begun =
+      co_await Run(here, [conn, read_only, busy] { return Begin(*conn, read_only, busy); });
   if (!begun) {
     errors_.Inc();
     co_return begun;
@@ -567,14 +599,14 @@ asio::awaitable<Result<void>> SqliteStore::Impl::Transact(ports::TransactionOpti
   if (!thrown && outcome && tx.Failed()) outcome = std::unexpected(*tx.Failed());
   if (thrown || !outcome) {
     errors_.Inc();
-    co_await OnPool([conn] {
+    co_await Run(here, [conn] {
       Rollback(*conn);
       return true;
     });
     if (thrown) std::rethrow_exception(thrown);
     co_return outcome;
   }
-  auto committed = co_await OnPool([conn] { return Commit(*conn); });
+  auto committed = co_await Run(here, [conn] { return Commit(*conn); });
   if (!committed) errors_.Inc();
   co_return committed;
 }

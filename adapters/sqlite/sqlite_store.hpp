@@ -31,6 +31,12 @@ struct Settings {
   std::chrono::milliseconds busy_timeout{5000};
   // Prepared statements kept per connection; the cache is dropped when it is full.
   std::size_t statement_cache = 128;
+  // Read-only transactions run on the caller's thread rather than the pool. A WAL reader never
+  // waits for the writer, and an API read of a page of rows takes less time than the two
+  // thread hops that would carry each of its statements (begin, every statement, commit); the
+  // deadline still interrupts a long one. Off: reads go through the pool as writes do, so a
+  // slow read never holds up the caller's event loop.
+  bool inline_reads = true;
 };
 
 class SqliteStore final : public platform::ports::SqlStore {

@@ -32,8 +32,26 @@ std::string FormatRfc3339Ms(std::int64_t unix_ms) {
   const auto day = chr::floor<chr::days>(t);
   const chr::year_month_day ymd(day);
   const chr::hh_mm_ss hms(t - day);
+  const int year = static_cast<int>(ymd.year());
+  if (year >= 0 && year <= 9999) {
+    // By hand: list pages format two timestamps per item, and snprintf showed in profiles.
+    std::string out = "0000-00-00T00:00:00.000Z";
+    auto put = [&out](std::size_t at, std::size_t width, unsigned value) {
+      for (std::size_t i = width; i > 0; --i, value /= 10) {
+        out[at + i - 1] = static_cast<char>('0' + value % 10);
+      }
+    };
+    put(0, 4, static_cast<unsigned>(year));
+    put(5, 2, static_cast<unsigned>(ymd.month()));
+    put(8, 2, static_cast<unsigned>(ymd.day()));
+    put(11, 2, static_cast<unsigned>(hms.hours().count()));
+    put(14, 2, static_cast<unsigned>(hms.minutes().count()));
+    put(17, 2, static_cast<unsigned>(hms.seconds().count()));
+    put(20, 3, static_cast<unsigned>(hms.subseconds().count()));
+    return out;
+  }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", year,
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                 static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                 static_cast<int>(hms.seconds().count()),

@@ -458,19 +458,48 @@ void JsonWriter::BeforeValue() {
 }
 
 void JsonWriter::AppendString(std::string_view s) {
-  std::string valid;
-  valid.reserve(s.size());
-  while (!s.empty()) {
-    const std::size_t n = Utf8SequenceLength(s);
-    if (n == 0) {
-      valid += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-      s.remove_prefix(1);
-    } else {
-      valid.append(s.substr(0, n));
-      s.remove_prefix(n);
+  // One pass over the bytes: runs that need no escaping (printable ASCII, valid UTF-8) are
+  // copied whole; a list page writes tens of kilobytes of strings, so per-byte appends and a
+  // second, validated copy of every string showed in profiles.
+  static constexpr char kHex[] = "0123456789abcdef";
+  out_.reserve(out_.size() + s.size() + 2);
+  out_.push_back('"');
+  std::size_t run = 0;  // start of the bytes not yet copied
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
     }
+    if (c >= 0x80) {
+      const std::size_t n = Utf8SequenceLength(s.substr(i));
+      if (n != 0) {
+        i += n;
+        continue;
+      }
+    }
+    out_.append(s.substr(run, i - run));
+    switch (c) {
+      case '"': out_ += "\\\""; break;
+      case '\\': out_ += "\\\\"; break;
+      case '\n': out_ += "\\n"; break;
+      case '\r': out_ += "\\r"; break;
+      case '\t': out_ += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out_ += "\\u00";
+          out_.push_back(kHex[c >> 4]);
+          out_.push_back(kHex[c & 0xF]);
+        } else {
+          out_ += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER for an invalid byte
+        }
+    }
+    ++i;
+    run = i;
   }
-  core::AppendJsonString(out_, valid);
+  out_.append(s.substr(run));
+  out_.push_back('"');
 }
 
 JsonWriter& JsonWriter::BeginObject() {

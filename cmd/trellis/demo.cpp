@@ -3,7 +3,7 @@
 #include <array>
 #include <utility>
 
-#include "cmd/trellis/run_sync.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "services/identity/app/identity_app.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 #include "services/work/app/work_app.hpp"
@@ -13,6 +13,7 @@ namespace trellis::cmd {
 namespace core = platform::core;
 using core::ErrorCode;
 using core::Result;
+using platform::ports::RunSync;
 
 namespace {
 

@@ -21,7 +21,6 @@
 #include "cmd/trellis/config_schema.hpp"
 #include "cmd/trellis/demo.hpp"
 #include "cmd/trellis/product.hpp"
-#include "cmd/trellis/run_sync.hpp"
 #include "gateway/platform_routes.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/config.hpp"
@@ -30,6 +29,7 @@
 #include "platform/http/middleware.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "services/identity/app/identity_app.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 
@@ -244,7 +244,8 @@ int CreateUser(const std::string& config_flag, const std::string& email, const s
   observe::Registry registry;
   auto product = OpenForAdmin(config_flag, ids, registry);
   if (!product) return kExitConfig;
-  auto user = trellis::cmd::RunSync(product->Issuer().SignUp(email, name, password, "cli"));
+  auto user =
+      trellis::platform::ports::RunSync(product->Issuer().SignUp(email, name, password, "cli"));
   if (!user) {
     std::cerr << "trellis: " << user.error().message << "\n";
     return kExitRuntime;
@@ -262,7 +263,8 @@ int CreateOrg(const std::string& config_flag, const std::string& name, const std
   trellis::identity::app::CreateOrgInput input;
   input.name = name;
   input.slug = slug;
-  auto org = trellis::cmd::RunSync(product->Identity().AdminCreateOrg({}, input, owner));
+  auto org =
+      trellis::platform::ports::RunSync(product->Identity().AdminCreateOrg({}, input, owner));
   if (!org) {
     std::cerr << "trellis: " << org.error().message;
     for (const auto& f : org.error().fields)

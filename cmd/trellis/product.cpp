@@ -7,13 +7,13 @@
 
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
-#include "cmd/trellis/run_sync.hpp"
 #include "gateway/authn/authn_middleware.hpp"
 #include "gateway/live/live_hub.hpp"
 #include "platform/auth/oidc_verifier.hpp"
 #include "platform/core/config.hpp"
 #include "platform/events/runtime.hpp"
 #include "platform/http/client.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/rest/rest.hpp"
 #include "platform/store/migrations.hpp"
 #include "services/audit/api/audit_routes.hpp"
@@ -39,6 +39,7 @@ namespace observe = platform::observe;
 using adapters::sqlite::SqliteStore;
 using core::ErrorCode;
 using core::Result;
+using platform::ports::RunSync;
 
 namespace {
 

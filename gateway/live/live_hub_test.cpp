@@ -27,6 +27,7 @@
 #include "platform/core/ids.hpp"
 #include "platform/http/middleware.hpp"
 #include "platform/http/server.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::gateway::live {
@@ -40,19 +41,7 @@ using platform::core::Role;
 using platform::events::DomainEvent;
 using Steady = std::chrono::steady_clock;
 
-template <typename T>
-T RunSync(asio::awaitable<T> task) {
-  asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 class FakeIdentity final : public identity::v1::IdentityClient {
  public:

@@ -28,6 +28,7 @@
 #include "platform/http/client.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 
 namespace trellis::platform::auth {
 namespace {
@@ -136,17 +137,7 @@ class CountingFetcher final : public Fetcher {
   std::atomic<int> count_{0};
 };
 
-template <typename T>
-T RunSync(asio::awaitable<T> work) {
-  asio::io_context io;
-  std::optional<T> out;
-  asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, T value) {
-    if (e) std::rethrow_exception(e);
-    out = std::move(value);
-  });
-  io.run();
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');

@@ -30,6 +30,7 @@
 #include "platform/core/ids.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::platform::http {
@@ -90,17 +91,7 @@ class TestServer {
   std::unique_ptr<Server> server_;
 };
 
-template <typename T>
-T RunSync(asio::awaitable<T> work) {
-  asio::io_context io;
-  std::optional<T> out;
-  asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, T value) {
-    if (e) std::rethrow_exception(e);
-    out = std::move(value);
-  });
-  io.run();
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 core::Clock::MonoTime In(std::chrono::milliseconds d) {
   return core::SystemClock::Instance().Monotonic() + d;

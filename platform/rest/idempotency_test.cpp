@@ -14,6 +14,7 @@
 
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -23,19 +24,7 @@ namespace {
 using adapters::sqlite::SqliteStore;
 using http::Response;
 
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 // One request's text, kept alive for the Request's views.
 struct Call {

@@ -20,6 +20,7 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -28,20 +29,7 @@ namespace trellis::work::testing {
 
 namespace core = platform::core;
 
-// Runs a coroutine on a private io_context until it finishes; rethrows its exception.
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 // A fresh, migrated work database.
 class WorkDb {

@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "platform/ports/run_sync.hpp"
 #include "platform/ports/sql_store.hpp"
 
 namespace trellis::tests::contract {
@@ -39,20 +40,7 @@ struct SqlStoreAdapter {
 
 std::string AdapterName(const ::testing::TestParamInfo<SqlStoreAdapter>& info);
 
-// Runs a coroutine to completion on a fresh io_context on this thread; rethrows.
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 class SqlStoreContract : public ::testing::TestWithParam<SqlStoreAdapter> {
  protected:

@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "cmd/trellis/product.hpp"
-#include "cmd/trellis/run_sync.hpp"
 #include "platform/auth/jwt.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/http/server.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 #include "tests/e2e/api_client.hpp"
 #include "tests/support/openapi.hpp"
@@ -29,7 +29,7 @@ namespace {
 
 namespace json = boost::json;
 namespace core = platform::core;
-using cmd::RunSync;
+using platform::ports::RunSync;
 
 constexpr const char* kClientId = "e2e";
 constexpr const char* kRedirect = "http://127.0.0.1/callback";

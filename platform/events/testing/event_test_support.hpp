@@ -10,22 +10,11 @@
 #include <thread>
 #include <utility>
 
+#include "platform/ports/run_sync.hpp"
+
 namespace trellis::platform::events::testing {
 
-// Runs a coroutine to completion on a fresh io_context on this thread; rethrows.
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 // Polls pred until it holds or the timeout passes; the last answer.
 template <typename Pred>

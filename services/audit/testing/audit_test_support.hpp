@@ -16,6 +16,7 @@
 #include "platform/core/clock.hpp"
 #include "platform/events/event.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
 #include "services/audit/store/audit_store.hpp"
@@ -23,19 +24,7 @@
 
 namespace trellis::audit::testing {
 
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 // Memberships by (org, user); everything else is NOT_FOUND.
 class FakeIdentity final : public identity::v1::IdentityClient {

@@ -18,6 +18,7 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/http/server.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "services/identity/api/console_routes.hpp"
 #include "services/identity/api/oidc_form.hpp"
@@ -37,19 +38,7 @@ constexpr const char* kChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 constexpr const char* kRedirect = "http://127.0.0.1:3000/callback";
 constexpr const char* kIssuer = "http://127.0.0.1:8080";
 
-template <typename T>
-T RunSync(asio::awaitable<T> task) {
-  asio::io_context ctx;
-  std::optional<T> out;
-  std::exception_ptr thrown;
-  asio::co_spawn(ctx, std::move(task), [&](const std::exception_ptr& e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 struct Reply {
   int status = 0;

@@ -13,6 +13,7 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/auth/jwt.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -27,19 +28,7 @@ using platform::ports::Awaitable;
 using platform::ports::SqlTransaction;
 using platform::ports::TransactionOptions;
 
-template <typename T>
-T RunSync(asio::awaitable<T> task) {
-  asio::io_context ctx;
-  std::exception_ptr thrown;
-  std::optional<T> out;
-  asio::co_spawn(ctx, std::move(task), [&](const std::exception_ptr& e, T value) {
-    thrown = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (thrown) std::rethrow_exception(thrown);
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 // RFC 7636 appendix B.
 constexpr const char* kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

@@ -34,7 +34,7 @@ TEST(IdentityDomain, EmailRules) {
   EXPECT_NE(CheckEmail("ada@@example.com"), "");
   EXPECT_NE(CheckEmail("a da@example.com"), "");
   EXPECT_NE(CheckEmail("ada@example.com."), "");
-  EXPECT_EQ(NormalizeEmail("Ada@Example.COM"), "ada@example.com");
+  EXPECT_EQ(CanonicalEmail("Ada@Example.COM"), "ada@example.com");
 }
 
 TEST(IdentityDomain, PermissionTable) {

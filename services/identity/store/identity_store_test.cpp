@@ -13,6 +13,7 @@
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "services/identity/app/membership_activation.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -26,17 +27,7 @@ using domain::MemberStatus;
 using domain::Role;
 using platform::ports::SqlTransaction;
 
-template <typename T>
-T RunSync(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ctx;
-  std::optional<T> out;
-  boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T v) {
-    if (e) std::rethrow_exception(e);
-    out.emplace(std::move(v));
-  });
-  ctx.run();
-  return std::move(*out);
-}
+using ::trellis::platform::ports::RunSync;
 
 class IdentityStoreTest : public ::testing::Test {
  protected:

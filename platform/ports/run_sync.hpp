@@ -1,5 +1,6 @@
-// Runs one coroutine to completion on a private io_context, for start-up and CLI commands
-// (never on an event loop). Rethrows the coroutine's exception.
+// Runs one coroutine to completion on a private io_context and returns its value; rethrows
+// its exception. For start-up, CLI commands and tests — never on an event-loop thread, which
+// it would block.
 //
 //   auto report = RunSync(platform::store::Migrate(store, migrations, clock, {}));
 #pragma once
@@ -11,7 +12,7 @@
 #include <optional>
 #include <utility>
 
-namespace trellis::cmd {
+namespace trellis::platform::ports {
 
 template <typename T>
 T RunSync(boost::asio::awaitable<T> task) {
@@ -27,4 +28,4 @@ T RunSync(boost::asio::awaitable<T> task) {
   return std::move(*out);
 }
 
-}  // namespace trellis::cmd
+}  // namespace trellis::platform::ports

@@ -18,14 +18,10 @@ enum class Role { kViewer = 0, kMember = 1, kAdmin = 2, kOwner = 3 };
 
 [[nodiscard]] constexpr std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kViewer:
-      return "viewer";
-    case Role::kMember:
-      return "member";
-    case Role::kAdmin:
-      return "admin";
-    case Role::kOwner:
-      return "owner";
+    case Role::kViewer: return "viewer";
+    case Role::kMember: return "member";
+    case Role::kAdmin: return "admin";
+    case Role::kOwner: return "owner";
   }
   return "viewer";
 }

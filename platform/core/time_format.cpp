@@ -61,8 +61,8 @@ std::string FormatRfc3339Ms(std::int64_t unix_ms) {
 
 bool IsValidDate(std::string_view s) {
   int y = 0, m = 0, d = 0;
-  return s.size() == 10 && Digits(s, 0, 4, y) && s[4] == '-' && Digits(s, 5, 2, m) &&
-         s[7] == '-' && Digits(s, 8, 2, d) && ValidYmd(y, m, d);
+  return s.size() == 10 && Digits(s, 0, 4, y) && s[4] == '-' && Digits(s, 5, 2, m) && s[7] == '-' &&
+         Digits(s, 8, 2, d) && ValidYmd(y, m, d);
 }
 
 Result<std::int64_t> ParseRfc3339Ms(std::string_view s) {

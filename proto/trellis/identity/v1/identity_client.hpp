@@ -35,26 +35,18 @@ class IdentityClient {
 // Conversions between the proto enum and the platform's Role.
 [[nodiscard]] inline platform::core::Role ToCoreRole(Role role) {
   switch (role) {
-    case ROLE_OWNER:
-      return platform::core::Role::kOwner;
-    case ROLE_ADMIN:
-      return platform::core::Role::kAdmin;
-    case ROLE_MEMBER:
-      return platform::core::Role::kMember;
-    default:
-      return platform::core::Role::kViewer;
+    case ROLE_OWNER: return platform::core::Role::kOwner;
+    case ROLE_ADMIN: return platform::core::Role::kAdmin;
+    case ROLE_MEMBER: return platform::core::Role::kMember;
+    default: return platform::core::Role::kViewer;
   }
 }
 [[nodiscard]] inline Role FromCoreRole(platform::core::Role role) {
   switch (role) {
-    case platform::core::Role::kOwner:
-      return ROLE_OWNER;
-    case platform::core::Role::kAdmin:
-      return ROLE_ADMIN;
-    case platform::core::Role::kMember:
-      return ROLE_MEMBER;
-    case platform::core::Role::kViewer:
-      return ROLE_VIEWER;
+    case platform::core::Role::kOwner: return ROLE_OWNER;
+    case platform::core::Role::kAdmin: return ROLE_ADMIN;
+    case platform::core::Role::kMember: return ROLE_MEMBER;
+    case platform::core::Role::kViewer: return ROLE_VIEWER;
   }
   return ROLE_VIEWER;
 }

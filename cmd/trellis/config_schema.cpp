@@ -109,6 +109,12 @@ const Schema& ConfigSchema() {
     s.Add(Str("data_dir", "./data",
               "Where the embedded shape keeps its files: one SQLite database per context "
               "(identity.db, work.db, audit.db), events.db and edge.db."));
+    s.Add(Bool("sqlite.inline_reads", true,
+               "Run read-only SQLite transactions on the calling event loop instead of the "
+               "store's thread pool: no thread hand-offs for short reads (WAL readers never "
+               "wait for the writer, and the request deadline interrupts a long one). Off: "
+               "every statement goes through the pool, so a slow read never holds up a loop."));
+    s.Add(Int("sqlite.readers", 2, 1, 64, "Reader connections per SQLite database."));
     s.Add(Bool("auth.builtin_issuer", true,
                "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
                "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "

@@ -61,6 +61,7 @@ Result<std::unique_ptr<SqliteStore>> OpenDatabase(const ProductSettings& setting
   s.path = settings.data_dir / (std::string(db.name) + ".db");
   s.name = db.name;
   s.readers = static_cast<std::size_t>(settings.sqlite_readers);
+  s.inline_reads = settings.sqlite_inline_reads;
   auto store = SqliteStore::Open(std::move(s), clock, registry);
   if (!store) return std::unexpected(store.error());
   auto migrations = platform::store::ParseMigrations(db.migrations());
@@ -337,6 +338,8 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   }
   s.idempotency_ttl_h = static_cast<int>(c.Int("api.idempotency_ttl_h"));
   s.cursor_key = c.SecretOf("api.cursor_key")->Value();
+  s.sqlite_readers = static_cast<int>(c.Int("sqlite.readers"));
+  s.sqlite_inline_reads = c.Bool("sqlite.inline_reads");
   return s;
 }
 

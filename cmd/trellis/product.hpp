@@ -53,6 +53,7 @@ struct ProductSettings {
   int idempotency_ttl_h = 24;
   std::string cursor_key;  // empty: random per process
   int sqlite_readers = 2;
+  bool sqlite_inline_reads = true;
 };
 
 // What `trellis migrate` did, per database.

@@ -94,4 +94,22 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::pair<std::string, std::string>> Request::QueryPairs() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string_view q = query;
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    if (!pair.empty()) {
+      const auto eq = pair.find('=');
+      out.emplace_back(PercentDecode(pair.substr(0, eq)), eq == std::string_view::npos
+                                                              ? std::string()
+                                                              : PercentDecode(pair.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace trellis::platform::http

@@ -65,6 +65,9 @@ struct Request {
   [[nodiscard]] std::string_view Param(std::string_view name) const;
   // Query parameter, percent-decoded; nullopt when absent.
   [[nodiscard]] std::optional<std::string> QueryParam(std::string_view name) const;
+  // Every name=value pair of the query, percent-decoded ('+' as space), in order; empty pairs
+  // ("a=1&&b=2") skipped, a name without '=' has the value "".
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> QueryPairs() const;
 };
 
 [[nodiscard]] bool EqualsIgnoreCase(std::string_view a, std::string_view b);

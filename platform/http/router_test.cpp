@@ -113,6 +113,11 @@ TEST(RequestTest, HeadersAndQuery) {
   EXPECT_EQ(r.QueryParam("d"), "x y");
   EXPECT_EQ(r.QueryParam("bad"), "%zz");
   EXPECT_FALSE(r.QueryParam("z"));
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.QueryPairs(),
+            (Pairs{{"a", "1"}, {"b", "hello world"}, {"c", ""}, {"d", "x y"}, {"bad", "%zz"}}));
+  r.query = "s=1&&s=2&";
+  EXPECT_EQ(r.QueryPairs(), (Pairs{{"s", "1"}, {"s", "2"}}));
 }
 
 }  // namespace

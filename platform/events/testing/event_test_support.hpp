@@ -10,17 +10,20 @@
 #include <thread>
 #include <utility>
 
+#include "platform/core/clock.hpp"
 #include "platform/ports/run_sync.hpp"
 
 namespace trellis::platform::events::testing {
 
 using ::trellis::platform::ports::RunSync;
 
-// Polls pred until it holds or the timeout passes; the last answer.
+// Polls pred until it holds or the timeout passes (real time: it waits for other threads);
+// the last answer.
 template <typename Pred>
 bool Eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  const auto& clock = core::SystemClock::Instance();
+  const auto deadline = clock.Monotonic() + timeout;
+  while (clock.Monotonic() < deadline) {
     if (pred()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -28,6 +28,7 @@
 #include "platform/http/middleware.hpp"
 #include "platform/http/server.hpp"
 #include "platform/ports/run_sync.hpp"
+#include "tests/support/fake_identity.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::gateway::live {
@@ -43,33 +44,7 @@ using Steady = std::chrono::steady_clock;
 
 using ::trellis::platform::ports::RunSync;
 
-class FakeIdentity final : public identity::v1::IdentityClient {
- public:
-  void Add(std::string org, std::string user, Role role) { roles_[{org, user}] = role; }
-  identity::v1::Call<identity::v1::Membership> GetMembership(
-      identity::v1::GetMembershipRequest request, platform::core::CallContext) override {
-    auto it = roles_.find({request.org_id(), request.user_id()});
-    if (it == roles_.end()) {
-      co_return platform::core::Fail(platform::core::ErrorCode::kNotFound, "not a member");
-    }
-    identity::v1::Membership m;
-    m.set_org_id(request.org_id());
-    m.set_user_id(request.user_id());
-    m.set_role(identity::v1::FromCoreRole(it->second));
-    co_return m;
-  }
-  identity::v1::Call<identity::v1::ApiKeyPrincipal> AuthenticateApiKey(
-      identity::v1::AuthenticateApiKeyRequest, platform::core::CallContext) override {
-    co_return platform::core::Fail(platform::core::ErrorCode::kUnauthenticated, "no");
-  }
-  identity::v1::Call<identity::v1::User> ResolveSubject(identity::v1::ResolveSubjectRequest,
-                                                        platform::core::CallContext) override {
-    co_return platform::core::Fail(platform::core::ErrorCode::kUnimplemented, "no");
-  }
-
- private:
-  std::map<std::pair<std::string, std::string>, Role> roles_;
-};
+using ::trellis::tests::support::FakeIdentity;
 
 // The principal comes from test headers: x-test-user: <id>, or x-test-key-org: <org> with
 // x-test-key-role: <role> for an API key.

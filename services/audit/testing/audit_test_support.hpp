@@ -20,43 +20,14 @@
 #include "platform/store/migrations.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
 #include "services/audit/store/audit_store.hpp"
+#include "tests/support/fake_identity.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::audit::testing {
 
 using ::trellis::platform::ports::RunSync;
 
-// Memberships by (org, user); everything else is NOT_FOUND.
-class FakeIdentity final : public identity::v1::IdentityClient {
- public:
-  void Add(std::string org, std::string user, platform::core::Role role) {
-    roles_[{std::move(org), std::move(user)}] = role;
-  }
-  // IdentityClient
-  identity::v1::Call<identity::v1::Membership> GetMembership(
-      identity::v1::GetMembershipRequest request, platform::core::CallContext) override {
-    auto it = roles_.find({request.org_id(), request.user_id()});
-    if (it == roles_.end()) {
-      co_return platform::core::Fail(platform::core::ErrorCode::kNotFound, "not a member");
-    }
-    identity::v1::Membership m;
-    m.set_org_id(request.org_id());
-    m.set_user_id(request.user_id());
-    m.set_role(identity::v1::FromCoreRole(it->second));
-    co_return m;
-  }
-  identity::v1::Call<identity::v1::ApiKeyPrincipal> AuthenticateApiKey(
-      identity::v1::AuthenticateApiKeyRequest, platform::core::CallContext) override {
-    co_return platform::core::Fail(platform::core::ErrorCode::kUnauthenticated, "no");
-  }
-  identity::v1::Call<identity::v1::User> ResolveSubject(identity::v1::ResolveSubjectRequest,
-                                                        platform::core::CallContext) override {
-    co_return platform::core::Fail(platform::core::ErrorCode::kUnimplemented, "no");
-  }
-
- private:
-  std::map<std::pair<std::string, std::string>, platform::core::Role> roles_;
-};
+using ::trellis::tests::support::FakeIdentity;
 
 // A migrated audit database.
 class AuditDb {

@@ -124,6 +124,12 @@ void IdentityApp::Committed() const {
   if (on_commit_) on_commit_();
 }
 
+void IdentityApp::MembershipsCommitted() const {
+  // Before the use case returns: a removed member's very next request is refused.
+  MembershipChanged();
+  Committed();
+}
+
 Call<Me> IdentityApp::GetMe(const Principal& who, CallContext call) {
   Me me;
   TransactionOptions options = Tx(call, who.api_key_org_id);
@@ -190,7 +196,7 @@ Call<store::OrgWithRole> IdentityApp::CreateOrg(const Principal& who, CallContex
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  MembershipsCommitted();
   co_return store::OrgWithRole{std::move(org), Role::kOwner};
 }
 
@@ -353,7 +359,7 @@ Call<domain::Member> IdentityApp::InviteMember(const Principal& who, CallContext
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  MembershipsCommitted();
   co_return member;
 }
 
@@ -394,7 +400,7 @@ Call<domain::Member> IdentityApp::ChangeMemberRole(const Principal& who, CallCon
         co_return Result<void>();
       });
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  MembershipsCommitted();
   co_return std::move(*out);
 }
 
@@ -422,7 +428,7 @@ Call<void> IdentityApp::RemoveMember(const Principal& who, CallContext call, std
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  MembershipsCommitted();
   co_return Result<void>();
 }
 
@@ -536,6 +542,15 @@ Call<domain::Org> IdentityApp::AdminCreateOrg(CallContext call, CreateOrgInput i
 identity::v1::Call<identity::v1::Membership> IdentityApp::GetMembership(
     identity::v1::GetMembershipRequest request, CallContext call) {
   identity::v1::Membership out;
+  if (auto role = memberships_.Find(request.org_id(), request.user_id())) {
+    out.set_org_id(request.org_id());
+    out.set_user_id(request.user_id());
+    out.set_role(identity::v1::FromCoreRole(*role));
+    co_return out;
+  }
+  // Taken before the read: a membership change committed meanwhile makes Fill drop the answer.
+  const std::uint64_t token = memberships_.Token();
+  std::optional<Role> found;
   TransactionOptions options = Tx(call, request.org_id());
   options.ReadOnly();
   auto done = co_await store_.Transact(
@@ -546,9 +561,11 @@ identity::v1::Call<identity::v1::Membership> IdentityApp::GetMembership(
         out.set_org_id((*member)->org_id);
         out.set_user_id((*member)->user_id);
         out.set_role(identity::v1::FromCoreRole((*member)->role));
+        found = (*member)->role;
         co_return Result<void>();
       });
   if (!done) co_return std::unexpected(done.error());
+  if (found) memberships_.Fill(request.org_id(), request.user_id(), *found, token);
   co_return out;
 }
 
@@ -641,7 +658,7 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
           co_return Result<void>();
         });
     if (!wrote) co_return std::unexpected(wrote.error());
-    if (activated) Committed();
+    if (activated) MembershipsCommitted();
   }
   identity::v1::User out;
   out.set_id(found->id);

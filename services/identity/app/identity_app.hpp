@@ -20,6 +20,7 @@
 #include "platform/core/principal.hpp"
 #include "platform/ports/sql_store.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
+#include "services/identity/app/membership_cache.hpp"
 #include "services/identity/domain/identity.hpp"
 #include "services/identity/store/identity_store.hpp"
 
@@ -105,7 +106,8 @@ class IdentityApp final : public identity::v1::IdentityClient {
   [[nodiscard]] Call<domain::Org> AdminCreateOrg(CallContext call, CreateOrgInput input,
                                                  std::string owner_user_id);
 
-  // IdentityClient (the internal API)
+  // IdentityClient (the internal API). GetMembership answers active memberships from a cache
+  // that every membership change in this process invalidates before returning (ADR 0011).
   [[nodiscard]] identity::v1::Call<identity::v1::Membership> GetMembership(
       identity::v1::GetMembershipRequest request, CallContext call) override;
   [[nodiscard]] identity::v1::Call<identity::v1::ApiKeyPrincipal> AuthenticateApiKey(
@@ -121,11 +123,14 @@ class IdentityApp final : public identity::v1::IdentityClient {
   [[nodiscard]] platform::ports::TransactionOptions Tx(const CallContext& call,
                                                        const std::string& org_id) const;
   void Committed() const;
+  // Committed() for a commit that may have changed a membership: invalidates the cache first.
+  void MembershipsCommitted() const;
 
   platform::ports::SqlStore& store_;
   const platform::core::Clock& clock_;
   platform::core::IdGenerator& ids_;
   std::function<void()> on_commit_;
+  MembershipCache memberships_;
 };
 
 }  // namespace trellis::identity::app

@@ -56,19 +56,23 @@ bool Expected::Matches(std::int64_t version) const {
 }
 
 WorkApp::WorkApp(platform::ports::SqlStore& store, identity::v1::IdentityClient& identity,
-                 const core::Clock& clock, core::IdGenerator& ids, std::function<void()> on_commit)
+                 const core::Clock& clock, core::IdGenerator& ids, std::function<void()> on_commit,
+                 TaskPageCacheSettings task_pages)
     : store_(store),
       identity_(identity),
       clock_(clock),
       ids_(ids),
-      on_commit_(std::move(on_commit)) {}
+      on_commit_(std::move(on_commit)),
+      task_pages_(task_pages) {}
 
 std::int64_t WorkApp::NowMs() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
       .count();
 }
 
-void WorkApp::Committed() const {
+void WorkApp::Committed(const std::string& org_id) {
+  // Before the use case returns: the caller's next list must see its own write.
+  task_pages_.Invalidate(org_id);
   if (on_commit_) on_commit_();
 }
 
@@ -156,7 +160,7 @@ Awaitable<Project> WorkApp::CreateProject(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  Committed(input.org_id);
   co_return p;
 }
 
@@ -241,7 +245,7 @@ Awaitable<Project> WorkApp::UpdateProject(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed();
+  if (changed) Committed(input.org_id);
   co_return after;
 }
 
@@ -289,7 +293,7 @@ Awaitable<Task> WorkApp::CreateTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  Committed(input.org_id);
   co_return t;
 }
 
@@ -300,18 +304,22 @@ Awaitable<Page<Task>> WorkApp::ListTasks(const core::Principal& who, core::CallC
   if (auto ok = domain::Authorize(*role, Action::kViewTask); !ok) {
     co_return std::unexpected(ok.error());
   }
-  const int limit = input.query.limit;
-  store::TaskQuery query = std::move(input.query);
+  co_return co_await ReadTasks(call, input.org_id, std::move(input.query));
+}
+
+Awaitable<Page<Task>> WorkApp::ReadTasks(const core::CallContext& call, const std::string& org_id,
+                                         store::TaskQuery query) {
+  const int limit = query.limit;
   query.limit = limit + 1;
   std::vector<Task> rows;
-  auto options = Options(input.org_id, call, true);
+  auto options = Options(org_id, call, true);
   platform::ports::TransactionBody body = [&](SqlTransaction& tx) -> Awaitable<void> {
-    auto r = co_await store::ListTasks(tx, input.org_id, query);
+    auto r = co_await store::ListTasks(tx, org_id, query);
     if (!r) co_return std::unexpected(r.error());
     rows = std::move(*r);
     if (rows.empty()) {
       // Only an empty page needs to tell "no tasks" from "no such project".
-      auto project = co_await store::GetProject(tx, input.org_id, query.project_id);
+      auto project = co_await store::GetProject(tx, org_id, query.project_id);
       if (!project) co_return std::unexpected(project.error());
     }
     co_return Result<void>();
@@ -321,6 +329,30 @@ Awaitable<Page<Task>> WorkApp::ListTasks(const core::Principal& who, core::CallC
   const store::TaskSort sort = query.sort;
   co_return MakePage(std::move(rows), limit,
                      [sort](const Task& t) { return store::SortKey(t, sort); });
+}
+
+Awaitable<std::shared_ptr<const RenderedTaskPage>> WorkApp::ListTaskPage(const core::Principal& who,
+                                                                         core::CallContext call,
+                                                                         ListTasksInput input) {
+  // Authorization runs on every request, before the cache is consulted.
+  auto role = co_await ResolveRole(who, call, input.org_id);
+  if (!role) co_return std::unexpected(role.error());
+  if (auto ok = domain::Authorize(*role, Action::kViewTask); !ok) {
+    co_return std::unexpected(ok.error());
+  }
+  const std::string key = TaskPageCache::KeyOf(input.query);
+  if (auto hit = task_pages_.Find(input.org_id, key)) co_return hit;
+  // Taken before the read: a write committed meanwhile makes Fill drop this page.
+  const std::uint64_t token = task_pages_.Token();
+  auto page = co_await ReadTasks(call, input.org_id, std::move(input.query));
+  if (!page) co_return std::unexpected(page.error());
+  auto rendered = std::make_shared<RenderedTaskPage>();
+  rendered->items.reserve(page->items.size());
+  for (const auto& t : page->items) rendered->items.push_back(TaskJson(t));
+  rendered->next = std::move(page->next);
+  std::shared_ptr<const RenderedTaskPage> out = std::move(rendered);
+  task_pages_.Fill(input.org_id, key, out, token);
+  co_return out;
 }
 
 Awaitable<Task> WorkApp::GetTask(const core::Principal& who, core::CallContext call,
@@ -392,7 +424,7 @@ Awaitable<Task> WorkApp::UpdateTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed();
+  if (changed) Committed(input.org_id);
   co_return after;
 }
 
@@ -424,7 +456,7 @@ Awaitable<void> WorkApp::DeleteTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  Committed(input.org_id);
   co_return Result<void>();
 }
 
@@ -472,7 +504,7 @@ Awaitable<Comment> WorkApp::CreateComment(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  Committed(input.org_id);
   co_return c;
 }
 
@@ -537,7 +569,7 @@ Awaitable<Comment> WorkApp::UpdateComment(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed();
+  if (changed) Committed(input.org_id);
   co_return after;
 }
 
@@ -567,7 +599,7 @@ Awaitable<void> WorkApp::DeleteComment(const core::Principal& who, core::CallCon
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed();
+  Committed(input.org_id);
   co_return Result<void>();
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "platform/core/principal.hpp"
 #include "platform/ports/sql_store.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
+#include "services/work/app/task_page_cache.hpp"
 #include "services/work/domain/work_model.hpp"
 #include "services/work/store/work_store.hpp"
 
@@ -133,10 +135,11 @@ struct DeleteCommentInput {
 
 class WorkApp {
  public:
-  // Every reference must outlive the app. on_commit may be empty.
+  // Every reference must outlive the app. on_commit may be empty. The task-page cache is
+  // correct only while this app sees every write to its database (the embedded shape).
   WorkApp(platform::ports::SqlStore& store, identity::v1::IdentityClient& identity,
           const platform::core::Clock& clock, platform::core::IdGenerator& ids,
-          std::function<void()> on_commit);
+          std::function<void()> on_commit, TaskPageCacheSettings task_pages = {});
 
   // Projects.
   [[nodiscard]] Awaitable<domain::Project> CreateProject(const platform::core::Principal& who,
@@ -163,6 +166,11 @@ class WorkApp {
   [[nodiscard]] Awaitable<Page<domain::Task>> ListTasks(const platform::core::Principal& who,
                                                         platform::core::CallContext call,
                                                         ListTasksInput input);
+  // ListTasks with the page already rendered (TaskJson per item), from the task-page cache
+  // when warm (ADR 0011). Authorization runs on every call before the cache is consulted;
+  // every committed work mutation in the org drops the org's pages before it returns.
+  [[nodiscard]] Awaitable<std::shared_ptr<const RenderedTaskPage>> ListTaskPage(
+      const platform::core::Principal& who, platform::core::CallContext call, ListTasksInput input);
   [[nodiscard]] Awaitable<domain::Task> GetTask(const platform::core::Principal& who,
                                                 platform::core::CallContext call,
                                                 std::string org_id, std::string task_id);
@@ -203,13 +211,19 @@ class WorkApp {
                                        const std::string& org_id, std::string type,
                                        const std::string& subject_id, std::string payload,
                                        std::int64_t now_ms);
-  void Committed() const;
+  // The page and its next position, read in one read-only transaction; no authorization.
+  [[nodiscard]] Awaitable<Page<domain::Task>> ReadTasks(const platform::core::CallContext& call,
+                                                        const std::string& org_id,
+                                                        store::TaskQuery query);
+  // After a commit: drops the org's task pages, then calls on_commit.
+  void Committed(const std::string& org_id);
 
   platform::ports::SqlStore& store_;
   identity::v1::IdentityClient& identity_;
   const platform::core::Clock& clock_;
   platform::core::IdGenerator& ids_;
   std::function<void()> on_commit_;
+  TaskPageCache task_pages_;
 };
 
 }  // namespace trellis::work::app

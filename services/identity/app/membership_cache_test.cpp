@@ -1,0 +1,200 @@
+// The membership cache (ADR 0011): alone (hits, the shared epoch, the stale-fill guard, the
+// bound) and behind IdentityApp::GetMembership on a real SQLite identity database (a role change
+// or a removal is seen by the very next call; a change committed during a read is not cached).
+#include "services/identity/app/membership_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "adapters/sqlite/sqlite_store.hpp"
+#include "platform/core/clock.hpp"
+#include "platform/core/ids.hpp"
+#include "platform/observe/metrics.hpp"
+#include "platform/ports/run_sync.hpp"
+#include "platform/store/migrations.hpp"
+#include "services/identity/app/identity_app.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace trellis::identity::app {
+namespace {
+
+namespace core = platform::core;
+using core::Role;
+using platform::ports::Awaitable;
+using platform::ports::RunSync;
+using platform::ports::SqlStore;
+using platform::ports::TransactionBody;
+using platform::ports::TransactionOptions;
+
+TEST(MembershipCacheTest, HitAfterFillOnlyForThatOrgAndUser) {
+  MembershipCache cache;
+  EXPECT_FALSE(cache.Find("org", "user"));
+  cache.Fill("org", "user", Role::kAdmin, cache.Token());
+  EXPECT_EQ(cache.Find("org", "user"), Role::kAdmin);
+  EXPECT_FALSE(cache.Find("org", "other"));
+  EXPECT_FALSE(cache.Find("other", "user"));
+}
+
+TEST(MembershipCacheTest, AChangeAnywhereInTheProcessDropsEveryCachesEntries) {
+  MembershipCache a;
+  MembershipCache b;
+  a.Fill("org", "user", Role::kViewer, a.Token());
+  b.Fill("org", "user", Role::kViewer, b.Token());
+  MembershipChanged();
+  EXPECT_FALSE(a.Find("org", "user"));
+  EXPECT_FALSE(b.Find("org", "user"));
+}
+
+TEST(MembershipCacheTest, AFillReadBeforeAChangeIsDropped) {
+  MembershipCache cache;
+  const auto token = cache.Token();  // the read starts
+  MembershipChanged();               // a change commits meanwhile
+  cache.Fill("org", "user", Role::kViewer, token);
+  EXPECT_FALSE(cache.Find("org", "user"));
+  cache.Fill("org", "user", Role::kAdmin, cache.Token());
+  EXPECT_EQ(cache.Find("org", "user"), Role::kAdmin);
+}
+
+TEST(MembershipCacheTest, Bounded) {
+  MembershipCache cache(3);
+  for (int i = 0; i < 10; ++i) {
+    cache.Fill("org", "user" + std::to_string(i), Role::kMember, cache.Token());
+    EXPECT_LE(cache.Size(), 3U);
+  }
+  EXPECT_EQ(cache.Find("org", "user9"), Role::kMember);
+  MembershipCache off(0);
+  off.Fill("org", "user", Role::kMember, off.Token());
+  EXPECT_FALSE(off.Find("org", "user"));
+}
+
+// --- behind IdentityApp ----------------------------------------------------------------------
+
+// Counts read-only transactions, and runs `during_read` after one has read and before its
+// result reaches the caller: a change committed while GetMembership is in flight.
+class InterleavingStore final : public SqlStore {
+ public:
+  explicit InterleavingStore(SqlStore& inner) : inner_(inner) {}
+  std::function<Awaitable<void>()> during_read;
+  int reads = 0;
+
+  // SqlStore
+  boost::asio::awaitable<core::Result<void>> Transact(TransactionOptions options,
+                                                      TransactionBody body) override {
+    const bool read_only = options.read_only;
+    if (read_only) ++reads;
+    auto r = co_await inner_.Transact(std::move(options), std::move(body));
+    if (read_only && during_read) {
+      auto hook = std::move(during_read);
+      during_read = nullptr;
+      auto w = co_await hook();
+      EXPECT_TRUE(w) << w.error().message;
+    }
+    co_return r;
+  }
+
+ private:
+  SqlStore& inner_;
+};
+
+bool AnyVersion(std::int64_t /*version*/) { return true; }
+
+class IdentityAppCacheTest : public ::testing::Test {
+ protected:
+  IdentityAppCacheTest() : ids_(clock_) {
+    auto opened = adapters::sqlite::SqliteStore::Open(
+        {.path = dir_.Path() / "identity.db", .name = "identity"}, clock_, registry_);
+    if (!opened) throw std::runtime_error(opened.error().internal);
+    sqlite_ = std::move(*opened);
+    auto migrations = platform::store::LoadMigrations(TRELLIS_IDENTITY_MIGRATIONS);
+    if (!migrations) throw std::runtime_error(migrations.error().message);
+    auto applied = RunSync(platform::store::Migrate(*sqlite_, *migrations, clock_, {}));
+    if (!applied) throw std::runtime_error(applied.error().internal);
+    store_ = std::make_unique<InterleavingStore>(*sqlite_);
+    app_ = std::make_unique<IdentityApp>(*store_, clock_, ids_, nullptr);
+  }
+
+  void SetUp() override {
+    owner_.user_id = Resolve("owner@example.com");
+    member_.user_id = Resolve("member@example.com");
+    CreateOrgInput in;
+    in.name = "Acme";
+    in.slug = "acme";
+    auto org = RunSync(app_->CreateOrg(owner_, {}, std::move(in)));
+    ASSERT_TRUE(org) << org.error().message;
+    org_ = org->org.id;
+    InviteInput invite;
+    invite.email = "member@example.com";
+    invite.role = Role::kViewer;
+    auto invited = RunSync(app_->InviteMember(owner_, {}, org_, std::move(invite)));
+    ASSERT_TRUE(invited) << invited.error().message;
+    member_id_ = invited->id;
+    // Signing in again activates the invitation (the activation path).
+    EXPECT_EQ(Resolve("member@example.com"), member_.user_id);
+  }
+
+  std::string Resolve(const std::string& email) {
+    identity::v1::ResolveSubjectRequest r;
+    r.set_issuer("https://issuer.test");
+    r.set_subject(email);
+    r.set_email(email);
+    auto user = RunSync(app_->ResolveSubject(std::move(r), {}));
+    EXPECT_TRUE(user) << user.error().message;
+    return user ? user->id() : std::string();
+  }
+  core::Result<Role> Membership() {
+    identity::v1::GetMembershipRequest r;
+    r.set_org_id(org_);
+    r.set_user_id(member_.user_id);
+    auto m = RunSync(app_->GetMembership(std::move(r), {}));
+    if (!m) return std::unexpected(m.error());
+    return identity::v1::ToCoreRole(m->role());
+  }
+  Awaitable<domain::Member> ChangeRole(Role role) {
+    return app_->ChangeMemberRole(owner_, {}, org_, member_id_, role, AnyVersion);
+  }
+
+  tests::support::TempDir dir_;
+  core::ManualClock clock_;
+  platform::observe::Registry registry_;
+  core::UuidV7Generator ids_;
+  std::unique_ptr<adapters::sqlite::SqliteStore> sqlite_;
+  std::unique_ptr<InterleavingStore> store_;
+  std::unique_ptr<IdentityApp> app_;
+  Principal owner_;
+  Principal member_;
+  std::string org_;
+  std::string member_id_;
+};
+
+TEST_F(IdentityAppCacheTest, AWarmHitReadsNothingAndChangesAreSeenAtOnce) {
+  ASSERT_EQ(Membership(), Role::kViewer);
+  const int reads = store_->reads;
+  ASSERT_EQ(Membership(), Role::kViewer);
+  EXPECT_EQ(store_->reads, reads) << "the second call is served from the cache";
+
+  ASSERT_TRUE(RunSync(ChangeRole(Role::kAdmin)));
+  EXPECT_EQ(Membership(), Role::kAdmin) << "viewer -> admin is seen by the very next call";
+  EXPECT_EQ(Membership(), Role::kAdmin);
+
+  ASSERT_TRUE(RunSync(app_->RemoveMember(owner_, {}, org_, member_id_, AnyVersion)));
+  auto removed = Membership();
+  ASSERT_FALSE(removed) << "a removed member is refused at once";
+  EXPECT_EQ(removed.error().code, core::ErrorCode::kNotFound);
+}
+
+TEST_F(IdentityAppCacheTest, AChangeCommittedDuringAReadIsNotLeftCachedAsTheOldRole) {
+  store_->during_read = [this]() -> Awaitable<void> {
+    auto changed = co_await ChangeRole(Role::kAdmin);
+    if (!changed) co_return std::unexpected(changed.error());
+    co_return core::Result<void>();
+  };
+  EXPECT_EQ(Membership(), Role::kViewer) << "read before the change";
+  EXPECT_EQ(Membership(), Role::kAdmin) << "the old role must not have been cached";
+}
+
+}  // namespace
+}  // namespace trellis::identity::app

@@ -23,6 +23,7 @@
 #include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
+#include "tests/support/fake_identity.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::work::testing {
@@ -56,40 +57,6 @@ class WorkDb {
   std::unique_ptr<adapters::sqlite::SqliteStore> store_;
 };
 
-// Memberships by (org, user); anything else is kNotFound, as identity answers.
-class FakeIdentity final : public identity::v1::IdentityClient {
- public:
-  void Set(const std::string& org, const std::string& user, core::Role role) {
-    members_[{org, user}] = role;
-  }
-  void Remove(const std::string& org, const std::string& user) { members_.erase({org, user}); }
-  int membership_calls = 0;
-  core::CallContext last_call;  // what the latest GetMembership was given
-
-  // IdentityClient
-  identity::v1::Call<identity::v1::Membership> GetMembership(
-      identity::v1::GetMembershipRequest request, core::CallContext call) override {
-    ++membership_calls;
-    last_call = std::move(call);
-    auto it = members_.find({request.org_id(), request.user_id()});
-    if (it == members_.end()) co_return core::Fail(core::ErrorCode::kNotFound, "not a member");
-    identity::v1::Membership m;
-    m.set_org_id(request.org_id());
-    m.set_user_id(request.user_id());
-    m.set_role(identity::v1::FromCoreRole(it->second));
-    co_return m;
-  }
-  identity::v1::Call<identity::v1::ApiKeyPrincipal> AuthenticateApiKey(
-      identity::v1::AuthenticateApiKeyRequest /*request*/, core::CallContext /*call*/) override {
-    co_return core::Fail(core::ErrorCode::kUnauthenticated, "not used by the work context");
-  }
-  identity::v1::Call<identity::v1::User> ResolveSubject(
-      identity::v1::ResolveSubjectRequest /*request*/, core::CallContext /*call*/) override {
-    co_return core::Fail(core::ErrorCode::kUnimplemented, "not used by the work context");
-  }
-
- private:
-  std::map<std::pair<std::string, std::string>, core::Role> members_;
-};
+using ::trellis::tests::support::FakeIdentity;
 
 }  // namespace trellis::work::testing

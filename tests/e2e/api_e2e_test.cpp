@@ -717,5 +717,43 @@ TEST_F(ApiE2e, IdentityRoleMatrixAndMembershipChanges) {
   EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", o, leaving).status, 404);
 }
 
+TEST_F(ApiE2e, CachedListsFollowEveryChangeAtOnce) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string member = Member(owner, org, "member");
+  auto project = S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
+                          R"({"name":"Cached"})");
+  ASSERT_EQ(project.status, 201);
+  const std::map<std::string, std::string> pp{{"org", org}, {"project", Str(Obj(project), "id")}};
+  const std::string list = "/api/v1/orgs/{org}/projects/{project}/tasks?limit=50";
+  auto count = [&](const std::string& token) {
+    auto r = S().Call("GET", list, pp, token);
+    return r.status == 200 ? static_cast<int>(Obj(r).at("items").as_array().size()) : -r.status;
+  };
+  EXPECT_EQ(count(member), 0);
+  EXPECT_EQ(count(member), 0);  // warm
+  ASSERT_EQ(S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", pp, owner,
+                     R"({"title":"appears at once"})")
+                .status,
+            201);
+  EXPECT_EQ(count(member), 1) << "a cached page never hides a committed task";
+
+  // Find the member's membership and remove it: the next list is 404, not a cached 200.
+  const std::string user = UserId(S(), member);
+  auto members = S().Call("GET", "/api/v1/orgs/{org}/members?limit=200", {{"org", org}}, owner);
+  std::string member_id;
+  const auto body = Obj(members);
+  for (const auto& m : body.at("items").as_array()) {
+    if (m.at("user_id").is_string() && m.at("user_id").as_string() == user) {
+      member_id = std::string(m.at("id").as_string());
+    }
+  }
+  ASSERT_FALSE(member_id.empty());
+  ASSERT_EQ(S().Call("DELETE", "/api/v1/orgs/{org}/members/{member}",
+                     {{"org", org}, {"member", member_id}}, owner, "", {{"If-Match", "*"}})
+                .status,
+            204);
+  EXPECT_EQ(count(member), -404) << "a removed member loses access on the very next request";
+}
+
 }  // namespace
 }  // namespace trellis::tests::e2e

@@ -92,48 +92,6 @@ Response NoContent() {
   return res;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-               HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// Every name=value pair of the query, decoded, in order.
-QueryPairs ParseQuery(std::string_view query) {
-  QueryPairs out;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (!pair.empty()) {
-      const auto eq = pair.find('=');
-      out.emplace_back(PercentDecode(pair.substr(0, eq)), eq == std::string_view::npos
-                                                              ? std::string()
-                                                              : PercentDecode(pair.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
 // Unknown parameters, and single-valued ones given twice, are field errors at "/<name>".
 void CheckParams(const QueryPairs& pairs, const std::vector<std::string_view>& known,
                  std::string_view repeatable, domain::FieldErrors& errors) {
@@ -212,7 +170,7 @@ asio::awaitable<Response> ListProjects(app::WorkApp& work, Request& req) {
   const std::string org = PathId(req, "org");
   if (org.empty()) co_return NotFound(req);
   domain::FieldErrors errors;
-  CheckParams(ParseQuery(req.query), {"archived", "sort", "limit", "cursor"}, "", errors);
+  CheckParams(req.QueryPairs(), {"archived", "sort", "limit", "cursor"}, "", errors);
   app::ListProjectsInput in;
   in.org_id = org;
   QueryPairs binding;
@@ -354,7 +312,7 @@ asio::awaitable<Response> ListTasks(app::WorkApp& work, Request& req) {
   const std::string project = PathId(req, "project");
   if (org.empty() || project.empty()) co_return NotFound(req);
 
-  const QueryPairs params = ParseQuery(req.query);
+  const QueryPairs params = req.QueryPairs();
   domain::FieldErrors errors;
   CheckParams(params,
               {"status", "assignee_id", "label", "priority", "q", "due_before", "due_after", "sort",
@@ -585,7 +543,7 @@ asio::awaitable<Response> ListComments(app::WorkApp& work, Request& req) {
   const std::string task = PathId(req, "task");
   if (org.empty() || task.empty()) co_return NotFound(req);
   domain::FieldErrors errors;
-  CheckParams(ParseQuery(req.query), {"limit", "cursor"}, "", errors);
+  CheckParams(req.QueryPairs(), {"limit", "cursor"}, "", errors);
   QueryPairs binding;
   binding.emplace_back("task", task);
   const std::string bound = BindingOf(binding);

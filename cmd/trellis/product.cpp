@@ -279,8 +279,12 @@ void Product::AddRoutes(platform::http::Router& router) {
 }
 
 void Product::AddMiddleware(platform::http::MiddlewareChain& chain) {
+  gateway::authn::AuthnSettings settings;
+  if (impl_->settings.builtin_issuer) {
+    settings.email_trusted_issuers.push_back(impl_->settings.issuer_url);
+  }
   chain.push_back(std::make_shared<gateway::authn::AuthnMiddleware>(
-      gateway::authn::AuthnSettings{}, impl_->verifiers, *impl_->identity, impl_->clock));
+      std::move(settings), impl_->verifiers, *impl_->identity, impl_->clock));
 }
 
 void Product::Start() {

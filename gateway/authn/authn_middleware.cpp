@@ -1,5 +1,6 @@
 #include "gateway/authn/authn_middleware.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <utility>
 
@@ -160,6 +161,10 @@ asio::awaitable<Result<PrincipalPtr>> AuthnMiddleware::AuthenticateAccessToken(
     request.set_subject(verified->subject);
     request.set_email(verified->email);
     request.set_name(verified->name);
+    const auto& trusted = settings_.email_trusted_issuers;
+    request.set_email_verified(verified->email_verified ||
+                               std::find(trusted.begin(), trusted.end(), verified->issuer) !=
+                                   trusted.end());
     {
       std::lock_guard lock(mu_);
       ++resolve_calls_;

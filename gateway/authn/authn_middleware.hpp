@@ -36,6 +36,9 @@ struct AuthnSettings {
   std::chrono::seconds user_cache_ttl{60};  // (issuer, subject) -> user id
   std::size_t user_cache_size = 10'000;
   std::string realm = "trellis";
+  // Issuers whose accounts' emails are taken as verified without an `email_verified` claim
+  // (the built-in issuer: its sign-up is the account). Others must say `email_verified: true`.
+  std::vector<std::string> email_trusted_issuers;
 };
 
 class AuthnMiddleware final : public platform::http::Middleware {

@@ -325,6 +325,9 @@ struct OidcVerifier::Impl {
     out.subject = StringClaim(claims, "sub");
     if (out.subject.empty()) return Reject("no sub");
     out.email = StringClaim(claims, "email");
+    if (const auto* ev = claims.if_contains("email_verified"); ev != nullptr && ev->is_bool()) {
+      out.email_verified = ev->as_bool();
+    }
     out.name = StringClaim(claims, "name");
     if (out.name.empty()) out.name = StringClaim(claims, "preferred_username");
     if (const auto* scope = claims.if_contains("scope"); scope != nullptr && scope->is_string()) {

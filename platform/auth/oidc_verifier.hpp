@@ -83,8 +83,9 @@ struct OidcVerifierSettings {
 struct VerifiedToken {
   std::string issuer;
   std::string subject;
-  std::string email;  // "" when absent
-  std::string name;   // `name`, else `preferred_username`, else ""
+  std::string email;            // "" when absent
+  bool email_verified = false;  // the `email_verified` claim is JSON true
+  std::string name;             // `name`, else `preferred_username`, else ""
   std::vector<std::string> scopes;
   core::Clock::WallTime expires_at;
   std::string claims_json;  // the payload as signed

@@ -615,7 +615,7 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
         if (!user) co_return std::unexpected(user.error());
         found = std::move(*user);
         const std::string& mail = found ? found->email : email;
-        if (!mail.empty()) {
+        if (!mail.empty() && request.email_verified()) {
           auto has = co_await store::HasPendingInvites(tx, mail);
           if (!has) co_return std::unexpected(has.error());
           pending = *has;
@@ -651,7 +651,8 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
             }
             found = std::move(u);
           }
-          if (found->email.empty()) co_return Result<void>();
+          // Invitations go to an address: only a verified one may take them up.
+          if (found->email.empty() || !request.email_verified()) co_return Result<void>();
           auto joined = co_await ActivatePendingMemberships(tx, found->id, found->email, now, ids_);
           if (!joined) co_return std::unexpected(joined.error());
           activated = *joined > 0;

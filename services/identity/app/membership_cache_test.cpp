@@ -141,6 +141,7 @@ class IdentityAppCacheTest : public ::testing::Test {
     r.set_issuer("https://issuer.test");
     r.set_subject(email);
     r.set_email(email);
+    r.set_email_verified(true);  // invitations are taken up by verified addresses only
     auto user = RunSync(app_->ResolveSubject(std::move(r), {}));
     EXPECT_TRUE(user) << user.error().message;
     return user ? user->id() : std::string();

@@ -534,6 +534,7 @@ class Transaction final : public ports::SqlTransaction {
     co_return result;
   }
   const ports::TransactionOptions& Options() const override { return options_; }
+  ports::SqlDialect Dialect() const override { return ports::SqlDialect::kSqlite; }
 
   // The first statement error, which dooms the transaction (as in PostgreSQL).
   [[nodiscard]] const std::optional<core::Error>& Failed() const { return failed_; }

@@ -112,6 +112,14 @@ struct TransactionOptions {
     deadline = at;
     return *this;
   }
+  // A further setting that row-level security policies read, beside the tenant: for example
+  // the caller's user id, under which a user sees their own memberships across orgs. The name
+  // must start with "trellis."; PostgreSQL sets it with set_config(name, value, true) (local to
+  // the transaction, so a pooled connection never carries it on); SQLite ignores it.
+  TransactionOptions& Setting(std::string name, std::string value) {
+    settings.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
 
   bool read_only = false;
   // The tenant; PostgreSQL sets it with set_config('trellis.org_id', $1, true) for RLS.
@@ -119,6 +127,20 @@ struct TransactionOptions {
   std::string org_id;
   // Past it the transaction does not start, and a running statement is interrupted.
   core::Clock::MonoTime deadline = core::Clock::MonoTime::max();
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+// The SQL dialect a transaction speaks. Only store/ code may branch on it (full-text search,
+// identity columns); app/ and domain/ never see SQL.
+enum class SqlDialect { kSqlite, kPostgres };
+
+// One statement of a batch (SqlTransaction::ExecuteBatch).
+struct SqlStatement {
+  SqlStatement() = default;
+  SqlStatement(std::string text, SqlParams values)
+      : sql(std::move(text)), params(std::move(values)) {}
+  std::string sql;
+  SqlParams params;
 };
 
 // A transaction in progress; valid only inside the Transact callback. One statement at a
@@ -136,7 +158,23 @@ class SqlTransaction {
   // Several statements without parameters or results (migration scripts).
   [[nodiscard]] virtual boost::asio::awaitable<core::Result<void>> ExecuteScript(
       std::string sql) = 0;
+  // Several statements whose parameters do not depend on each other's results, sent together:
+  // PostgreSQL pipelines them (one round trip for all), an embedded engine runs them in turn.
+  // One result per statement, in order; the first failure is returned and dooms the
+  // transaction as a failed Execute does.
+  [[nodiscard]] virtual boost::asio::awaitable<core::Result<std::vector<SqlResult>>> ExecuteBatch(
+      std::vector<SqlStatement> statements) {
+    std::vector<SqlResult> results;
+    results.reserve(statements.size());
+    for (auto& statement : statements) {
+      auto r = co_await Execute(std::move(statement.sql), std::move(statement.params));
+      if (!r) co_return std::unexpected(r.error());
+      results.push_back(std::move(*r));
+    }
+    co_return results;
+  }
   [[nodiscard]] virtual const TransactionOptions& Options() const = 0;
+  [[nodiscard]] virtual SqlDialect Dialect() const = 0;
 };
 
 template <typename T>

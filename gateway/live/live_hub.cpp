@@ -228,27 +228,9 @@ asio::awaitable<http::Response> LiveHub::Handle(http::Request& req) {
                             req.ctx.request_id);
   }
   const std::string org_id(req.Param("org"));
-  core::Role role = core::Role::kViewer;
-  if (who->IsApiKey()) {
-    if (who->api_key_org_id != org_id) {
-      co_return http::Problem(Error(ErrorCode::kNotFound, "no such organization"), req.path,
-                              req.ctx.request_id);
-    }
-    role = who->api_key_role;
-  } else {
-    identity::v1::GetMembershipRequest request;
-    request.set_org_id(org_id);
-    request.set_user_id(who->user_id);
-    auto membership = co_await identity_.GetMembership(std::move(request), CallOf(req));
-    if (!membership) {
-      Error error = membership.error();
-      if (error.code == ErrorCode::kNotFound) {
-        error = Error(ErrorCode::kNotFound, "no such organization", "not an active member");
-      }
-      co_return http::Problem(error, req.path, req.ctx.request_id);
-    }
-    role = identity::v1::ToCoreRole(membership->role());
-  }
+  auto resolved = co_await identity::v1::RoleIn(identity_, *who, org_id, CallOf(req));
+  if (!resolved) co_return http::Problem(resolved.error(), req.path, req.ctx.request_id);
+  const core::Role role = *resolved;
   auto resume = ResumePoint(req);
   if (!resume) co_return http::Problem(resume.error(), req.path, req.ctx.request_id);
   if (stopping_.load()) {

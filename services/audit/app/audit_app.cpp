@@ -34,24 +34,7 @@ Call<void> AuditApp::Project(const platform::events::DomainEvent& event) {
 
 Call<core::Role> AuditApp::ResolveRole(const core::Principal& who, const core::CallContext& call,
                                        const std::string& org_id) {
-  if (who.IsApiKey()) {
-    if (who.api_key_org_id != org_id) {
-      co_return core::Fail(ErrorCode::kNotFound, "no such organization", "API key of another org");
-    }
-    co_return who.api_key_role;
-  }
-  if (who.user_id.empty()) co_return core::Fail(ErrorCode::kUnauthenticated, "sign in first");
-  identity::v1::GetMembershipRequest request;
-  request.set_org_id(org_id);
-  request.set_user_id(who.user_id);
-  auto membership = co_await identity_.GetMembership(std::move(request), call);
-  if (!membership) {
-    if (membership.error().code == ErrorCode::kNotFound) {
-      co_return core::Fail(ErrorCode::kNotFound, "no such organization", "not an active member");
-    }
-    co_return std::unexpected(membership.error());
-  }
-  co_return identity::v1::ToCoreRole(membership->role());
+  co_return co_await identity::v1::RoleIn(identity_, who, org_id, call);
 }
 
 Call<AuditPage> AuditApp::ListAuditEvents(const core::Principal& who, core::CallContext call,

@@ -10,6 +10,7 @@
 
 #include "platform/core/call_context.hpp"
 #include "platform/core/error.hpp"
+#include "platform/core/principal.hpp"
 #include "platform/core/role.hpp"
 #include "proto/trellis/identity/v1/identity.pb.h"
 
@@ -49,6 +50,39 @@ class IdentityClient {
     case platform::core::Role::kViewer: return ROLE_VIEWER;
   }
   return ROLE_VIEWER;
+}
+
+// The caller's role in an org, as every context's use cases resolve it: an API key has its
+// own role in its one org; a user has the role of their active membership. Another org, or no
+// membership, is kNotFound ("no such organization": an org one is not in does not exist for
+// one); a principal with neither key nor user is kUnauthenticated.
+[[nodiscard]] inline Call<platform::core::Role> RoleIn(IdentityClient& identity,
+                                                       const platform::core::Principal& who,
+                                                       std::string org_id,
+                                                       platform::core::CallContext call) {
+  using platform::core::ErrorCode;
+  if (who.IsApiKey()) {
+    if (who.api_key_org_id != org_id) {
+      co_return platform::core::Fail(ErrorCode::kNotFound, "no such organization",
+                                     "API key of another org");
+    }
+    co_return who.api_key_role;
+  }
+  if (who.user_id.empty()) {
+    co_return platform::core::Fail(ErrorCode::kUnauthenticated, "sign in first");
+  }
+  GetMembershipRequest request;
+  request.set_org_id(std::move(org_id));
+  request.set_user_id(who.user_id);
+  auto membership = co_await identity.GetMembership(std::move(request), std::move(call));
+  if (!membership) {
+    if (membership.error().code == ErrorCode::kNotFound) {
+      co_return platform::core::Fail(ErrorCode::kNotFound, "no such organization",
+                                     "not an active member");
+    }
+    co_return std::unexpected(membership.error());
+  }
+  co_return ToCoreRole(membership->role());
 }
 
 }  // namespace trellis::identity::v1

@@ -21,6 +21,7 @@
 #include "platform/ports/run_sync.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 #include "tests/e2e/api_client.hpp"
+#include "tests/e2e/product_server.hpp"
 #include "tests/support/openapi.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -34,12 +35,6 @@ using platform::ports::RunSync;
 constexpr const char* kClientId = "e2e";
 constexpr const char* kRedirect = "http://127.0.0.1/callback";
 constexpr const char* kPassword = "correct horse battery";
-
-std::uint16_t FreePort() {
-  boost::asio::io_context ctx;
-  boost::asio::ip::tcp::acceptor a(ctx, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 std::string S256(const std::string& verifier) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -63,44 +58,25 @@ std::string Fill(std::string path, const std::map<std::string, std::string>& par
 // One product and server for the whole suite; users and orgs are made per test.
 class Stack {
  public:
-  Stack() : port_(FreePort()), ids_(clock_), api_(port_) {
-    cmd::ProductSettings s;
-    s.data_dir = dir_.Path() / "data";
-    s.issuer_url = "http://127.0.0.1:" + std::to_string(port_);
-    s.clients.push_back({kClientId, {kRedirect}, {kRedirect}});
-    auto product = cmd::Product::Open(s, clock_, ids_, registry_);
-    if (!product) throw std::runtime_error(product.error().message + product.error().internal);
-    product_ = std::move(*product);
-    product_->AddRoutes(router_);
-    platform::http::MiddlewareChain chain;
-    product_->AddMiddleware(chain);
-    platform::http::ServerSettings settings;
-    settings.port = port_;
-    settings.threads = 2;
-    settings.access_log = false;
-    server_ = std::make_unique<platform::http::Server>(settings, router_, std::move(chain),
-                                                       registry_, clock_, ids_);
-    if (auto ok = server_->Start(); !ok) throw std::runtime_error(ok.error().internal);
-    product_->Start();
+  Stack()
+      : server_([](cmd::ProductSettings& s) {
+          s.clients.push_back({kClientId, {kRedirect}, {kRedirect}});
+        }),
+        api_(server_.Port()) {
     auto spec = support::OpenApiSpec::Load(std::string(TRELLIS_SOURCE_DIR) + "/api/openapi.yaml");
     if (spec) spec_ = std::move(*spec);
-  }
-  ~Stack() {
-    server_->Shutdown();
-    server_->Wait();
-    product_->Stop();
   }
 
   // Signs a user up at the built-in issuer and runs the code + PKCE exchange: a real token.
   std::string NewUser(const std::string& email, const std::string& name = "Test User") {
-    auto& issuer = product_->Issuer();
+    auto& issuer = server_.Product().Issuer();
     auto signed_up = RunSync(issuer.SignUp(email, name, kPassword, "e2e-" + email));
     if (!signed_up) throw std::runtime_error("sign-up: " + signed_up.error().message);
     return TokenFor(signed_up->session);
   }
   std::string TokenFor(const identity::app::BrowserSession& session) {
-    auto& issuer = product_->Issuer();
-    const std::string verifier = "verifier-" + ids_.Next() + "-0123456789abcdef";
+    auto& issuer = server_.Product().Issuer();
+    const std::string verifier = "verifier-" + server_.Ids().Next() + "-0123456789abcdef";
     identity::domain::AuthorizeParams p;
     p.client_id = kClientId;
     p.redirect_uri = kRedirect;
@@ -140,21 +116,14 @@ class Stack {
     return r;
   }
 
-  cmd::Product& Product() { return *product_; }
-  const platform::http::Router& Router() const { return router_; }
+  cmd::Product& Product() { return server_.Product(); }
+  const platform::http::Router& Router() const { return server_.Router(); }
   const std::optional<support::OpenApiSpec>& Spec() const { return spec_; }
-  std::uint16_t Port() const { return port_; }
+  std::uint16_t Port() const { return server_.Port(); }
   const ApiClient& Api() const { return api_; }
 
  private:
-  support::TempDir dir_;
-  std::uint16_t port_;
-  core::SystemClock clock_;
-  core::UuidV7Generator ids_;
-  platform::observe::Registry registry_;
-  std::unique_ptr<cmd::Product> product_;
-  platform::http::Router router_;
-  std::unique_ptr<platform::http::Server> server_;
+  ProductServer server_;
   std::optional<support::OpenApiSpec> spec_;
   ApiClient api_;
 };

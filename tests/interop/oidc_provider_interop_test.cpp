@@ -33,6 +33,7 @@
 #include "platform/core/ids.hpp"
 #include "platform/http/server.hpp"
 #include "tests/e2e/api_client.hpp"
+#include "tests/e2e/product_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::tests::interop {
@@ -54,12 +55,6 @@ constexpr auto kNpmCiTimeout = std::chrono::seconds(240);
 constexpr auto kProviderStartTimeout = std::chrono::seconds(30);
 constexpr auto kProviderStopTimeout = std::chrono::seconds(5);
 constexpr int kFetchTimeoutMs = 30'000;  // npm's per-request timeout
-
-std::uint16_t FreePort() {
-  boost::asio::io_context ctx;
-  boost::asio::ip::tcp::acceptor a(ctx, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 // A child process with its stdout (and, when asked, stderr) on a pipe. It is sent SIGKILL if
 // this process dies first, so a crashed test leaves no provider behind.
@@ -284,53 +279,23 @@ class Provider {
 };
 
 // The Trellis product (built-in issuer on, the provider as an external issuer) behind a real
-// HTTP server on loopback, as tests/e2e's Stack builds it.
+// HTTP server on loopback.
 class Trellis {
  public:
   explicit Trellis(const std::string& external_issuer)
-      : port_(FreePort()), ids_(clock_), api_(port_) {
-    cmd::ProductSettings s;
-    s.data_dir = dir_.Path() / "data";
-    s.builtin_issuer = true;
-    s.issuer_url = "http://127.0.0.1:" + std::to_string(port_);
-    s.audience = "trellis-api";
-    s.external_issuers = {external_issuer};
-    auto product = cmd::Product::Open(s, clock_, ids_, registry_);
-    if (!product) throw std::runtime_error(product.error().message + product.error().internal);
-    product_ = std::move(*product);
-    product_->AddRoutes(router_);
-    platform::http::MiddlewareChain chain;
-    product_->AddMiddleware(chain);
-    platform::http::ServerSettings settings;
-    settings.port = port_;
-    settings.threads = 2;
-    settings.access_log = false;
-    server_ = std::make_unique<platform::http::Server>(settings, router_, std::move(chain),
-                                                       registry_, clock_, ids_);
-    if (auto ok = server_->Start(); !ok) throw std::runtime_error(ok.error().internal);
-    product_->Start();
-  }
-  ~Trellis() {
-    server_->Shutdown();
-    server_->Wait();
-    product_->Stop();
-  }
-  Trellis(const Trellis&) = delete;
-  Trellis& operator=(const Trellis&) = delete;
+      : server_([&](cmd::ProductSettings& s) {
+          s.builtin_issuer = true;
+          s.audience = "trellis-api";
+          s.external_issuers = {external_issuer};
+        }),
+        api_(server_.Port()) {}
 
   [[nodiscard]] ApiResponse Me(const std::string& token) const {
     return api_.Send("GET", "/api/v1/me", {{"Authorization", "Bearer " + token}});
   }
 
  private:
-  support::TempDir dir_;
-  std::uint16_t port_;
-  core::SystemClock clock_;
-  core::UuidV7Generator ids_;
-  platform::observe::Registry registry_;
-  std::unique_ptr<cmd::Product> product_;
-  platform::http::Router router_;
-  std::unique_ptr<platform::http::Server> server_;
+  e2e::ProductServer server_;
   ApiClient api_;
 };
 

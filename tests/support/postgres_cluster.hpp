@@ -122,6 +122,9 @@ class PostgresCluster {
   Server primary_;
   Server replica_;
   int database_counter_ = 0;
+  // The watchdog that cleans up if this process dies without the destructor (see the .cpp).
+  int watchdog_pid_ = 0;
+  int watchdog_fd_ = -1;
 };
 
 }  // namespace trellis::tests::support

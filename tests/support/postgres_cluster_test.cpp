@@ -7,13 +7,16 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace trellis::tests::support {
 namespace {
@@ -249,6 +252,48 @@ TEST(PostgresClusterTest, TheDestructorCleansUpAfterAKilledPrimaryToo) {
   pg->KillPrimary();
   pg.reset();
   EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_TRUE(PortIsFree(replica_port));
+}
+
+TEST(PostgresClusterTest, TheWatchdogCleansUpWhenTheOwningProcessDiesWithoutTheDestructor) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The owning process: start a cluster, report it, and die without running destructors.
+    close(fds[0]);
+    try {
+      auto pg = PostgresCluster::Start({.replica = true});
+      const std::string report = pg->Dir().string() + "\n" + std::to_string(pg->PrimaryPort()) +
+                                 "\n" + std::to_string(pg->ReplicaPort()) + "\n";
+      (void)!write(fds[1], report.data(), report.size());
+      pg.release();  // leaked on purpose: the crash
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) {
+    report.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  waitpid(child, nullptr, 0);
+  std::istringstream lines(report);
+  std::string dir;
+  int primary_port = 0;
+  int replica_port = 0;
+  ASSERT_TRUE(lines >> dir >> primary_port >> replica_port)
+      << "the child did not start: " << report;
+
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (std::filesystem::exists(dir) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_TRUE(PortIsFree(primary_port));
   EXPECT_TRUE(PortIsFree(replica_port));
 }
 

@@ -1,6 +1,8 @@
 #include "platform/events/relay.hpp"
 
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "platform/core/log.hpp"
@@ -11,6 +13,10 @@ namespace trellis::platform::events {
 namespace asio = boost::asio;
 
 namespace {
+
+// The PostgreSQL setting under which the outbox's relay policies let a transaction read and
+// delete every org's events (services/*/migrations/postgres, docs/adr/0013).
+constexpr std::string_view kOutboxRelaySetting = "trellis.outbox_relay";
 
 std::int64_t UnixMs(const core::Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
@@ -87,9 +93,12 @@ ports::Awaitable<std::size_t> OutboxRelay::Drain(Source& source) {
   while (!stopping_.load()) {
     std::vector<OutboxEntry> batch;
     const std::size_t limit = settings_.batch_size;
+    // Every org's events: on PostgreSQL the outbox's relay policies admit this transaction
+    // (docs/adr/0013); the setting is transaction-local. Built outside co_await (ADR 0004).
+    ports::TransactionOptions read_options;
+    read_options.ReadOnly().Setting(std::string(kOutboxRelaySetting), "on");
     auto read = co_await source.source.store->Transact(
-        ports::TransactionOptions().ReadOnly(),
-        [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
+        std::move(read_options), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
           auto rows = co_await ReadOutbox(tx, limit);
           if (!rows) co_return std::unexpected(rows.error());
           batch = std::move(*rows);
@@ -113,8 +122,10 @@ ports::Awaitable<std::size_t> OutboxRelay::Drain(Source& source) {
     }
     auto appended = co_await log_.Append(std::move(events));
     if (!appended) co_return std::unexpected(appended.error());
+    ports::TransactionOptions delete_options;
+    delete_options.Setting(std::string(kOutboxRelaySetting), "on");
     auto deleted = co_await source.source.store->Transact(
-        ports::TransactionOptions(), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
+        std::move(delete_options), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
           co_return co_await DeleteFromOutbox(tx, seqs);
         });
     if (!deleted) co_return std::unexpected(deleted.error());

@@ -16,6 +16,8 @@
 
 // Generated from platform/rest/migrations by trellis_embed_migrations.
 std::vector<trellis::platform::store::MigrationFile> TrellisRestMigrations();
+// Generated from platform/rest/migrations/postgres.
+std::vector<trellis::platform::store::MigrationFile> TrellisRestPostgresMigrations();
 
 namespace trellis::platform::rest {
 namespace {
@@ -137,6 +139,9 @@ struct Idempotency::Claim {
 };
 
 std::vector<store::MigrationFile> IdempotencyMigrations() { return TrellisRestMigrations(); }
+std::vector<store::MigrationFile> IdempotencyPostgresMigrations() {
+  return TrellisRestPostgresMigrations();
+}
 
 core::Result<void> ValidateIdempotencySettings(const IdempotencySettings& settings) {
   if (settings.ttl < kMinIdempotencyTtl) {

@@ -49,6 +49,9 @@ struct IdempotencySettings {
 // The idempotency_keys schema (platform/rest/migrations, compiled in) for the database that
 // holds it: the gateway's edge.db.
 [[nodiscard]] std::vector<store::MigrationFile> IdempotencyMigrations();
+// The same table for PostgreSQL (platform/rest/migrations/postgres): schema edge, applied by
+// trellis_migrator with search_path = edge; not under row-level security (docs/adr/0013).
+[[nodiscard]] std::vector<store::MigrationFile> IdempotencyPostgresMigrations();
 
 // kInvalidArgument when a setting is out of range (ttl below 24 h, in_flight_timeout <= 0);
 // for the composition root, which refuses to start rather than silently raise them.

@@ -33,6 +33,24 @@ constexpr const char* kCreateHistory =
     "description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, "
     "checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, "
     "execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL)";
+// PostgreSQL: Flyway's own DDL for PostgreSQL (installed_on a TIMESTAMP, the success index).
+// Unqualified: it lands in the schema of the migrating connection's search_path, so each
+// context schema has its own history.
+constexpr const char* kCreateHistoryPostgres =
+    "CREATE TABLE IF NOT EXISTS flyway_schema_history ("
+    "installed_rank INTEGER NOT NULL, version VARCHAR(50), description VARCHAR(200) NOT NULL, "
+    "type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INTEGER, "
+    "installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), "
+    "execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL, "
+    "CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank))";
+constexpr const char* kCreateHistoryIndexPostgres =
+    "CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx ON flyway_schema_history (success)";
+
+// Taken at the start of every migration transaction on PostgreSQL and held to its end, so
+// that two `trellis migrate` runs (or two starting replicas) cannot interleave: the second
+// waits, then finds the first's history rows and skips what is applied. One key for the
+// whole database ("trellis" in ASCII); migrations are rare enough that contexts may queue.
+constexpr std::int64_t kMigrationLockKey = 0x7472656c6c6973;
 
 constexpr const char* kReadHistory =
     "SELECT version, description, checksum FROM flyway_schema_history WHERE success";
@@ -43,6 +61,23 @@ constexpr const char* kRecord =
     "checksum, installed_by, installed_on, execution_time, success) "
     "VALUES ((SELECT COALESCE(MAX(installed_rank), 0) + 1 FROM flyway_schema_history), $1, $2, "
     "'SQL', $3, $4, 'trellis', $5, $6, TRUE)";
+// The RFC 3339 UTC text becomes Flyway's TIMESTAMP (UTC, like Flyway's own rows).
+constexpr const char* kRecordPostgres =
+    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, "
+    "checksum, installed_by, installed_on, execution_time, success) "
+    "VALUES ((SELECT COALESCE(MAX(installed_rank), 0) + 1 FROM flyway_schema_history), $1, $2, "
+    "'SQL', $3, $4, 'trellis', CAST($5 AS TIMESTAMPTZ) AT TIME ZONE 'UTC', $6, TRUE)";
+
+bool IsPostgres(const SqlTransaction& tx) { return tx.Dialect() == ports::SqlDialect::kPostgres; }
+
+// Serializes migration transactions across processes (PostgreSQL only; SQLite's write lock
+// already does).
+ports::Awaitable<void> LockMigrations(SqlTransaction& tx) {
+  if (!IsPostgres(tx)) co_return Result<void>();
+  ports::SqlParams key{kMigrationLockKey};
+  auto locked = co_await tx.Execute("SELECT pg_advisory_xact_lock($1)", std::move(key));
+  co_return ports::Void(locked);
+}
 
 // Flyway shows the name with spaces for underscores.
 std::string Description(const Migration& m) {
@@ -120,6 +155,8 @@ Result<void> Validate(const std::vector<Migration>& migrations,
 // Runs one migration and records it, unless another process has applied it meanwhile.
 ports::Awaitable<void> ApplyOne(SqlTransaction& tx, const Migration& m, const core::Clock& clock,
                                 bool& applied) {
+  auto locked = co_await LockMigrations(tx);
+  if (!locked) co_return locked;
   // Parameters are built outside co_await: g++ 12 cannot keep an initializer_list's array
   // alive across a suspension ("array used as initializer").
   ports::SqlParams find{std::to_string(m.version)};
@@ -140,10 +177,31 @@ ports::Awaitable<void> ApplyOne(SqlTransaction& tx, const Migration& m, const co
   ports::SqlParams record{std::to_string(m.version),     Description(m),
                           MigrationName(m) + ".sql",     std::int64_t{m.checksum},
                           core::FormatRfc3339Ms(now_ms), took_ms};
-  auto recorded = co_await tx.Execute(kRecord, std::move(record));
+  std::string record_sql = IsPostgres(tx) ? kRecordPostgres : kRecord;
+  auto recorded = co_await tx.Execute(std::move(record_sql), std::move(record));
   if (!recorded) co_return std::unexpected(recorded.error());
   applied = true;
   co_return Result<void>();
+}
+
+// Creates the history table if needed, reads it into `history` and checks the files against it.
+ports::Awaitable<void> ReadAndValidate(SqlTransaction& tx, const std::vector<Migration>& migrations,
+                                       std::map<std::int64_t, Applied>& history) {
+  auto locked = co_await LockMigrations(tx);
+  if (!locked) co_return locked;
+  std::string create = IsPostgres(tx) ? kCreateHistoryPostgres : kCreateHistory;
+  auto created = co_await tx.Execute(std::move(create));
+  if (!created) co_return std::unexpected(created.error());
+  if (IsPostgres(tx)) {
+    auto indexed = co_await tx.Execute(kCreateHistoryIndexPostgres);
+    if (!indexed) co_return std::unexpected(indexed.error());
+  }
+  auto rows = co_await tx.Execute(kReadHistory);
+  if (!rows) co_return std::unexpected(rows.error());
+  auto read = ReadHistory(*rows);
+  if (!read) co_return std::unexpected(read.error());
+  history = std::move(*read);
+  co_return Validate(migrations, history);
 }
 
 }  // namespace
@@ -238,19 +296,9 @@ asio::awaitable<Result<MigrateReport>> Migrate(ports::SqlStore& store,
                                                const std::vector<Migration>& migrations,
                                                const core::Clock& clock, MigrateOptions options) {
   std::map<std::int64_t, Applied> history;
-  auto checked =
-      co_await store.Transact(ports::TransactionOptions().Deadline(options.deadline),
-                              [&](SqlTransaction& tx) -> ports::Awaitable<void> {
-                                if (auto created = co_await tx.Execute(kCreateHistory); !created) {
-                                  co_return std::unexpected(created.error());
-                                }
-                                auto rows = co_await tx.Execute(kReadHistory);
-                                if (!rows) co_return std::unexpected(rows.error());
-                                auto read = ReadHistory(*rows);
-                                if (!read) co_return std::unexpected(read.error());
-                                history = std::move(*read);
-                                co_return Validate(migrations, history);
-                              });
+  auto checked = co_await store.Transact(
+      ports::TransactionOptions().Deadline(options.deadline),
+      [&](SqlTransaction& tx) { return ReadAndValidate(tx, migrations, history); });
   if (!checked) co_return std::unexpected(checked.error());
 
   MigrateReport report;

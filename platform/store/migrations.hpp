@@ -4,6 +4,10 @@
 // is recorded in flyway_schema_history (Flyway's table and columns, Flyway's CRC-32 checksum).
 // Start-up is
 // refused when an applied file changed or went missing, or a version is duplicated.
+// On PostgreSQL the history table has Flyway's PostgreSQL types and lands in the schema the
+// migrating connection's search_path names (one history per context schema), and every
+// migration transaction first takes a transaction-scoped advisory lock, so that concurrent
+// runs queue instead of interleaving (docs/adr/0013-postgres-schemas-roles-rls.md).
 //
 //   auto migrations = LoadMigrations("services/work/migrations");
 //   auto report = co_await Migrate(store, *migrations, clock, {});

@@ -5,6 +5,8 @@
 
 // Generated from services/audit/migrations by trellis_embed_migrations.
 std::vector<trellis::platform::store::MigrationFile> TrellisAuditMigrations();
+// Generated from services/audit/migrations/postgres.
+std::vector<trellis::platform::store::MigrationFile> TrellisAuditPostgresMigrations();
 
 namespace trellis::audit::store {
 
@@ -13,6 +15,9 @@ namespace ports = platform::ports;
 using ports::SqlParams;
 
 std::vector<platform::store::MigrationFile> Migrations() { return TrellisAuditMigrations(); }
+std::vector<platform::store::MigrationFile> PostgresMigrations() {
+  return TrellisAuditPostgresMigrations();
+}
 
 ports::Awaitable<bool> InsertAuditEvent(ports::SqlTransaction& tx,
                                         const domain::AuditEvent& entry) {

@@ -18,6 +18,9 @@ namespace trellis::audit::store {
 
 // The context's migrations (services/audit/migrations), compiled into the binary.
 [[nodiscard]] std::vector<platform::store::MigrationFile> Migrations();
+// The same schema for PostgreSQL (services/audit/migrations/postgres): schema audit, applied
+// by trellis_migrator with search_path = audit.
+[[nodiscard]] std::vector<platform::store::MigrationFile> PostgresMigrations();
 
 // Inserts the entry unless (org_id, id) is already there; true when it was inserted.
 [[nodiscard]] platform::ports::Awaitable<bool> InsertAuditEvent(platform::ports::SqlTransaction& tx,

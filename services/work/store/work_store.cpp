@@ -456,7 +456,14 @@ Awaitable<std::vector<Task>> ListTasks(SqlTransaction& tx, std::string org_id, c
         .Bind(*q.label)
         .Add(")");
   }
-  if (q.text) {
+  if (q.text && tx.Dialect() == platform::ports::SqlDialect::kPostgres) {
+    // The tsvector column and its GIN index (migrations/postgres/V1__work.sql).
+    if (std::string match = TsQuery(*q.text); match.empty()) {
+      b.Add(" AND 0 = 1");
+    } else {
+      b.Add(" AND t.search @@ to_tsquery('trellis_search', ").Bind(std::move(match)).Add(")");
+    }
+  } else if (q.text) {
     if (std::string match = FtsQuery(*q.text); match.empty()) {
       b.Add(" AND 0 = 1");  // no word to look for matches nothing (FTS5 refuses "")
     } else {
@@ -495,9 +502,11 @@ std::string SortKey(const Task& t, TaskSort sort) {
   return {};
 }
 
-std::string FtsQuery(std::string_view text) {
-  // Words are runs of letters and digits (any byte >= 0x80 counts as a letter, so UTF-8 words
-  // stay whole); everything else separates them. Quoting makes each a plain string to FTS5.
+namespace {
+
+// Words are runs of letters and digits (any byte >= 0x80 counts as a letter, so UTF-8 words
+// stay whole) and '_'; everything else separates them.
+std::vector<std::string_view> SearchWords(std::string_view text) {
   std::vector<std::string_view> words;
   std::size_t start = std::string_view::npos;
   for (std::size_t i = 0; i <= text.size(); ++i) {
@@ -512,6 +521,14 @@ std::string FtsQuery(std::string_view text) {
       start = std::string_view::npos;
     }
   }
+  return words;
+}
+
+}  // namespace
+
+std::string FtsQuery(std::string_view text) {
+  // Quoting makes each word a plain string to FTS5 (whose tokenizer splits it again at '_').
+  const std::vector<std::string_view> words = SearchWords(text);
   std::string out;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (i > 0) out += ' ';
@@ -520,6 +537,37 @@ std::string FtsQuery(std::string_view text) {
     out += '"';
     if (i + 1 == words.size()) out += '*';
   }
+  return out;
+}
+
+std::string TsQuery(std::string_view text) {
+  // Each word's parts (split at '_', as FTS5's unicode61 tokenizer and the tsvector column's
+  // punctuation-to-space step do) are quoted lexemes joined by <-> (a phrase); the words are
+  // joined by &, and the very last part is a prefix. Parts hold only letters, digits and bytes
+  // >= 0x80, so no quote or backslash needs escaping; to_tsquery then drops diacritics and
+  // case through the same configuration as the column.
+  std::vector<std::vector<std::string_view>> phrases;
+  for (std::string_view rest : SearchWords(text)) {
+    std::vector<std::string_view> parts;
+    while (!rest.empty()) {
+      const std::size_t cut = rest.find('_');
+      if (cut != 0) parts.push_back(rest.substr(0, cut));
+      if (cut == std::string_view::npos) break;
+      rest.remove_prefix(cut + 1);
+    }
+    if (!parts.empty()) phrases.push_back(std::move(parts));  // not only underscores
+  }
+  std::string out;
+  for (std::size_t w = 0; w < phrases.size(); ++w) {
+    if (w > 0) out += " & ";
+    for (std::size_t p = 0; p < phrases[w].size(); ++p) {
+      if (p > 0) out += " <-> ";
+      out += '\'';
+      out += phrases[w][p];
+      out += '\'';
+    }
+  }
+  if (!out.empty()) out += ":*";
   return out;
 }
 

@@ -95,6 +95,11 @@ struct TaskQuery {
 // A user's search text as an FTS5 query that cannot use FTS5 syntax: each word quoted, all of
 // them required, the last one also as a prefix. "" when the text has no word.
 [[nodiscard]] std::string FtsQuery(std::string_view text);
+// The same search as PostgreSQL tsquery text for to_tsquery('trellis_search', …) (the tasks'
+// generated tsvector column): the same words, each quoted, all required (&), the last one also
+// as a prefix (:*); a word FTS5 would split at '_' becomes a phrase (<->). "" when the text
+// has no word.
+[[nodiscard]] std::string TsQuery(std::string_view text);
 
 // --- comments ---------------------------------------------------------------------------
 

@@ -494,5 +494,15 @@ TEST(WorkFtsQueryTest, QuotesEveryWordAndPrefixesTheLast) {
   EXPECT_EQ(FtsQuery("-- ()"), "");
 }
 
+TEST(WorkTsQueryTest, SameWordsAsFtsQueryForPostgres) {
+  EXPECT_EQ(TsQuery("login page"), "'login' & 'page':*");
+  EXPECT_EQ(TsQuery("  \"a\" OR b*  "), "'a' & 'OR' & 'b':*");
+  EXPECT_EQ(TsQuery("caf\xC3\xA9"), "'caf\xC3\xA9':*");
+  EXPECT_EQ(TsQuery("fix_the bug"), "'fix' <-> 'the' & 'bug':*");
+  EXPECT_EQ(TsQuery("it's x__"), "'it' & 's' & 'x':*");
+  EXPECT_EQ(TsQuery("foo __"), "'foo':*");
+  EXPECT_EQ(TsQuery("-- () ___"), "");
+}
+
 }  // namespace
 }  // namespace trellis::work::store

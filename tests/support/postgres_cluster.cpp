@@ -8,7 +8,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/ipc.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -467,6 +469,34 @@ std::vector<pid_t> ChildrenOf(pid_t parent) {
   return children;
 }
 
+// After a postmaster died by SIGKILL: its small SysV segment (the key and id are on line 7 of
+// postmaster.pid) outlives it, and so would the pid file. Remove both when the postmaster is
+// gone and nothing is attached. (Its dynamic shared memory lives in the data dir:
+// dynamic_shared_memory_type = mmap, so nothing is left in /dev/shm.)
+void RemoveStaleLockFile(const std::filesystem::path& data_dir) {
+  const auto pid_file = data_dir / "postmaster.pid";
+  std::ifstream f(pid_file);
+  if (!f) return;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);) lines.push_back(line);
+  f.close();
+  if (lines.empty()) return;
+  const pid_t pid = static_cast<pid_t>(std::atol(lines[0].c_str()));
+  if (pid <= 0 || !ProcessGone(pid)) return;
+  if (lines.size() >= 7) {
+    std::istringstream shm(lines[6]);
+    unsigned long key = 0;
+    int shmid = -1;
+    shmid_ds ds{};
+    if (shm >> key >> shmid && shmid >= 0 && shmctl(shmid, IPC_STAT, &ds) == 0 &&
+        ds.shm_perm.__key == static_cast<key_t>(key) && ds.shm_nattch == 0) {
+      shmctl(shmid, IPC_RMID, nullptr);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove(pid_file, ec);
+}
+
 bool WaitGone(const std::vector<pid_t>& pids, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
@@ -709,6 +739,8 @@ void PostgresCluster::InitPrimary() {
       "max_connections = 200\n"
       "shared_buffers = '64MB'\n"
       "logging_collector = off\n"
+      // Not posix: a SIGKILLed postmaster (KillPrimary) would leave its segments in /dev/shm.
+      "dynamic_shared_memory_type = mmap\n"
       "log_line_prefix = '%m [%p] %q%u@%d '\n"
       "password_encryption = 'scram-sha-256'\n";
   WriteFile(primary_.data_dir / "postgresql.conf", conf, std::ios::app);
@@ -783,7 +815,7 @@ void PostgresCluster::StopServer(Server& server) noexcept {
       for (pid_t child : children) kill(child, SIGKILL);
       WaitGone(children, kProcessGoneTimeout);
     }
-    if (pid != 0) WaitGone({pid}, kProcessGoneTimeout);
+    if (pid != 0 && WaitGone({pid}, kProcessGoneTimeout)) RemoveStaleLockFile(server.data_dir);
   } catch (...) {
     // Best effort: a destructor path.
   }
@@ -901,11 +933,10 @@ void PostgresCluster::StopPrimary() {
 }
 
 void PostgresCluster::StartPrimary() {
-  // After KillPrimary the pid file is stale; the postmaster would take a zombie for a live
-  // owner and refuse to start. Every process of the old one is gone (KillPrimary waited).
-  if (const pid_t pid = PostmasterPid(primary_.data_dir); pid != 0 && ProcessGone(pid)) {
-    std::filesystem::remove(primary_.data_dir / "postmaster.pid");
-  }
+  // After KillPrimary the pid file is stale; were its pid a zombie the postmaster would take it
+  // for a live owner and refuse to start. Every process of the old one is gone (KillPrimary
+  // waited).
+  RemoveStaleLockFile(primary_.data_dir);
   StartServer(primary_, /*pick_new_port_on_clash=*/false);
 }
 

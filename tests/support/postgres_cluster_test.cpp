@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,6 +45,19 @@ pid_t PidFromFile(const std::filesystem::path& pid_file) {
   long pid = 0;
   f >> pid;
   return static_cast<pid_t>(pid);
+}
+
+// Line 7 of postmaster.pid: "<key> <shmid>" of the postmaster's SysV segment.
+int SysvSegmentFromPidFile(const std::filesystem::path& pid_file) {
+  std::ifstream f(pid_file);
+  std::string line;
+  for (int i = 0; i < 7 && std::getline(f, line); ++i) {
+  }
+  std::istringstream fields(line);
+  unsigned long key = 0;
+  int shmid = -1;
+  fields >> key >> shmid;
+  return shmid;
 }
 
 bool ProcessAlive(pid_t pid) {
@@ -129,7 +143,11 @@ TEST(PostgresClusterTest, PauseReplayHoldsWritesBackAndResumeReplayBringsThem) {
 TEST(PostgresClusterTest, CreateDatabaseGivesDistinctEmptyDatabases) {
   auto pg = PostgresCluster::Start();
   pg->Psql("CREATE ROLE app_owner LOGIN PASSWORD 'owner-secret'");
+  const auto t0 = Clock::now();
   const std::string a = pg->CreateDatabase();
+  std::cout << "CreateDatabase took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
+            << " ms\n";
   const std::string b = pg->CreateDatabase("app_owner");
   EXPECT_NE(a, b);
   pg->Psql("CREATE TABLE only_in_a (id int)", a);
@@ -249,10 +267,17 @@ TEST(PostgresClusterTest, TheDestructorCleansUpAfterAKilledPrimaryToo) {
   auto pg = PostgresCluster::Start({.replica = true});
   const std::filesystem::path dir = pg->Dir();
   const int replica_port = pg->ReplicaPort();
+  const int shmid = SysvSegmentFromPidFile(dir / "primary" / "postmaster.pid");
+  ASSERT_GE(shmid, 0);
+  shmid_ds ds{};
+  ASSERT_EQ(shmctl(shmid, IPC_STAT, &ds), 0);
+
   pg->KillPrimary();
   pg.reset();
   EXPECT_FALSE(std::filesystem::exists(dir));
   EXPECT_TRUE(PortIsFree(replica_port));
+  // The killed postmaster's SysV segment is removed too.
+  EXPECT_NE(shmctl(shmid, IPC_STAT, &ds), 0);
 }
 
 TEST(PostgresClusterTest, TheWatchdogCleansUpWhenTheOwningProcessDiesWithoutTheDestructor) {

@@ -13,6 +13,7 @@
 #include "platform/core/config.hpp"
 #include "platform/events/runtime.hpp"
 #include "platform/http/client.hpp"
+#include "platform/http/consistency.hpp"
 #include "platform/ports/run_sync.hpp"
 #include "platform/rest/rest.hpp"
 #include "platform/store/migrations.hpp"
@@ -279,6 +280,8 @@ void Product::AddRoutes(platform::http::Router& router) {
 }
 
 void Product::AddMiddleware(platform::http::MiddlewareChain& chain) {
+  // Read-your-writes tokens (Trellis-Consistency) for the replicas of the distributed shape.
+  chain.push_back(std::make_shared<platform::http::ConsistencyMiddleware>());
   gateway::authn::AuthnSettings settings;
   if (impl_->settings.builtin_issuer) {
     settings.email_trusted_issuers.push_back(impl_->settings.issuer_url);

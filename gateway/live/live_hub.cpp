@@ -9,6 +9,7 @@
 
 #include "platform/core/log.hpp"
 #include "platform/events/envelope.hpp"
+#include "platform/http/consistency.hpp"
 #include "platform/http/problem.hpp"
 
 namespace trellis::gateway::live {
@@ -25,13 +26,7 @@ namespace {
 constexpr std::string_view kResetEvent = "reset";
 constexpr std::string_view kResetData = R"({"reason":"missed events; reload"})";
 
-core::CallContext CallOf(const http::Request& req) {
-  core::CallContext call;
-  call.deadline = req.ctx.deadline;
-  call.request_id = req.ctx.request_id;
-  call.traceparent = req.HeaderValue("traceparent");
-  return call;
-}
+using platform::http::CallOf;
 
 // The offset a reconnecting client last saw: Last-Event-ID, else ?last_event_id=; empty is
 // absent. kInvalidArgument unless a non-negative integer.

@@ -6,9 +6,11 @@
 //   auto member = co_await identity.GetMembership(request, call);
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "platform/core/clock.hpp"
+#include "platform/core/write_position.hpp"
 
 namespace trellis::platform::core {
 
@@ -16,6 +18,8 @@ struct CallContext {
   Clock::MonoTime deadline = Clock::MonoTime::max();
   std::string request_id;
   std::string traceparent;  // W3C trace context of the calling span, if any
+  // The caller's read-your-writes position (write_position.hpp); null: reads go to the primary.
+  std::shared_ptr<WritePosition> written;
 };
 
 }  // namespace trellis::platform::core

@@ -52,10 +52,10 @@ struct CorsSettings {
   std::vector<std::string> allowed_origins;  // exact origins, or "*"
   std::string allowed_headers =
       "authorization, content-type, if-match, if-none-match, idempotency-key, x-request-id, "
-      "traceparent";
+      "traceparent, trellis-consistency";
   std::string exposed_headers =
       "etag, x-request-id, retry-after, ratelimit-limit, "
-      "ratelimit-remaining, ratelimit-reset, location";
+      "ratelimit-remaining, ratelimit-reset, location, trellis-consistency";
   int max_age_seconds = 600;
 };
 

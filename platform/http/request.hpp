@@ -16,6 +16,7 @@
 
 #include "platform/core/clock.hpp"
 #include "platform/core/principal.hpp"
+#include "platform/core/write_position.hpp"
 #include "platform/observe/trace.hpp"
 
 namespace trellis::platform::http {
@@ -41,6 +42,8 @@ struct RequestContext {
   std::string tenant;  // the org a request addresses, once known (for logs)
   // Set by the authentication middleware; null for anonymous requests.
   std::shared_ptr<const core::Principal> principal;
+  // Read-your-writes position (consistency.hpp); null when no ConsistencyMiddleware runs.
+  std::shared_ptr<core::WritePosition> written;
 };
 
 struct Request {

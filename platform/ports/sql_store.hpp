@@ -27,6 +27,7 @@
 
 #include "platform/core/clock.hpp"
 #include "platform/core/error.hpp"
+#include "platform/core/write_position.hpp"
 
 namespace trellis::platform::ports {
 
@@ -112,6 +113,13 @@ struct TransactionOptions {
     deadline = at;
     return *this;
   }
+  // Read-your-writes (platform/core/write_position.hpp): a write advances it to its commit's
+  // position; a read-only transaction may then run on a replica that has replayed that far.
+  // Without it a read-only transaction runs on the primary, never on a replica.
+  TransactionOptions& Consistency(std::shared_ptr<core::WritePosition> position) {
+    written = std::move(position);
+    return *this;
+  }
   // A further setting that row-level security policies read, beside the tenant: for example
   // the caller's user id, under which a user sees their own memberships across orgs. The name
   // must start with "trellis."; PostgreSQL sets it with set_config(name, value, true) (local to
@@ -128,6 +136,7 @@ struct TransactionOptions {
   // Past it the transaction does not start, and a running statement is interrupted.
   core::Clock::MonoTime deadline = core::Clock::MonoTime::max();
   std::vector<std::pair<std::string, std::string>> settings;
+  std::shared_ptr<core::WritePosition> written;
 };
 
 // The SQL dialect a transaction speaks. Only store/ code may branch on it (full-text search,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "platform/core/time_format.hpp"
+#include "platform/http/consistency.hpp"
 #include "platform/http/json_body.hpp"
 #include "platform/http/problem.hpp"
 #include "platform/rest/rest.hpp"
@@ -31,13 +32,7 @@ Response Fail(const Error& error, const Request& req) {
   return http::Problem(error, req.path, req.ctx.request_id);
 }
 
-core::CallContext CallOf(const Request& req) {
-  core::CallContext call;
-  call.deadline = req.ctx.deadline;
-  call.request_id = req.ctx.request_id;
-  call.traceparent = req.HeaderValue("traceparent");
-  return call;
-}
+using platform::http::CallOf;
 
 // A query parameter; empty counts as absent.
 std::optional<std::string> Param(const Request& req, std::string_view name) {

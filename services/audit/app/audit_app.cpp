@@ -46,7 +46,7 @@ Call<AuditPage> AuditApp::ListAuditEvents(const core::Principal& who, core::Call
   }
   AuditPage page;
   ports::TransactionOptions options;
-  options.ReadOnly().Org(org_id).Deadline(call.deadline);
+  options.ReadOnly().Org(org_id).Deadline(call.deadline).Consistency(call.written);
   auto done = co_await store_.Transact(
       std::move(options), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
         auto rows = co_await store::ListAuditEvents(tx, org_id, query.filter, query.before_seq,

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "platform/http/consistency.hpp"
 #include "platform/http/json_body.hpp"
 #include "platform/http/problem.hpp"
 #include "platform/rest/rest.hpp"
@@ -31,13 +32,7 @@ Response Fail(const Error& error, const Request& req) {
   return http::Problem(error, req.path, req.ctx.request_id);
 }
 
-platform::core::CallContext CallOf(const Request& req) {
-  platform::core::CallContext call;
-  call.deadline = req.ctx.deadline;
-  call.request_id = req.ctx.request_id;
-  call.traceparent = req.HeaderValue("traceparent");
-  return call;
-}
+using platform::http::CallOf;
 
 const Principal* Caller(const Request& req) { return req.ctx.principal.get(); }
 

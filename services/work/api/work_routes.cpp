@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "platform/core/ids.hpp"
+#include "platform/http/consistency.hpp"
 #include "platform/http/json_body.hpp"
 #include "platform/http/problem.hpp"
 #include "platform/rest/etag.hpp"
@@ -51,16 +52,7 @@ Response Unauthenticated(const Request& req) {
   return Fail(req, core::Error(core::ErrorCode::kUnauthenticated, "sign in first"));
 }
 
-core::CallContext CallOf(const Request& req) {
-  core::CallContext call;
-  // A request that never got a deadline (a test harness without the server) is unbounded.
-  call.deadline =
-      req.ctx.deadline == core::Clock::MonoTime{} ? core::Clock::MonoTime::max() : req.ctx.deadline;
-  call.request_id = req.ctx.request_id;
-  // Our span is the parent of whatever the use case calls (identity over gRPC in split shape).
-  if (!req.ctx.trace.trace_id.empty()) call.traceparent = req.ctx.trace.ToHeader();
-  return call;
-}
+using platform::http::CallOf;
 
 // The path parameter, or "" when it is not a UUID (such an id names nothing: 404).
 std::string PathId(const Request& req, std::string_view name) {

@@ -34,7 +34,11 @@ Result<void> CheckExpected(const Expected& expected, std::int64_t version) {
 
 TransactionOptions Options(const std::string& org_id, const core::CallContext& call,
                            bool read_only) {
-  return TransactionOptions().Org(org_id).Deadline(call.deadline).ReadOnly(read_only);
+  return TransactionOptions()
+      .Org(org_id)
+      .Deadline(call.deadline)
+      .ReadOnly(read_only)
+      .Consistency(call.written);
 }
 
 // Fetches one extra row to learn whether another page follows.

@@ -899,16 +899,16 @@ std::string PostgresCluster::PsqlFile(
                                    "-d",
                                    dbname};
   for (const auto& [name, value] : vars) {
-    argv.push_back("-v");
+    argv.emplace_back("-v");
     argv.push_back(name + "=" + value);
   }
-  argv.push_back("-f");
+  argv.emplace_back("-f");
   argv.push_back(std::filesystem::absolute(file).string());
   return TrimNewlines(RunChecked(argv, opts).out);
 }
 
 std::string PostgresCluster::CreateDatabase(const std::string& owner) {
-  const std::string name = "trellis_test_" + std::to_string(++database_counter_);
+  std::string name = "trellis_test_" + std::to_string(++database_counter_);
   Psql("CREATE DATABASE " + QuoteIdent(name) + " TEMPLATE template0 OWNER " + QuoteIdent(owner));
   return name;
 }

@@ -293,7 +293,7 @@ TEST(PostgresClusterTest, TheWatchdogCleansUpWhenTheOwningProcessDiesWithoutTheD
       const std::string report = pg->Dir().string() + "\n" + std::to_string(pg->PrimaryPort()) +
                                  "\n" + std::to_string(pg->ReplicaPort()) + "\n";
       (void)!write(fds[1], report.data(), report.size());
-      pg.release();  // leaked on purpose: the crash
+      (void)pg.release();  // leaked on purpose: the crash
     } catch (...) {
     }
     _exit(0);

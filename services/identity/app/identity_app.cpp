@@ -205,6 +205,8 @@ Call<Page<store::OrgWithRole>> IdentityApp::ListMyOrgs(const Principal& who, Cal
   Page<store::OrgWithRole> page;
   TransactionOptions options;
   options.ReadOnly().Deadline(call.deadline);
+  // Across orgs: on PostgreSQL RLS shows this user's own memberships (docs/adr/0013).
+  if (!who.IsApiKey()) options.Setting("trellis.user_id", who.user_id);
   auto done = co_await store_.Transact(
       std::move(options), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
         if (who.IsApiKey()) {
@@ -583,6 +585,8 @@ identity::v1::Call<identity::v1::ApiKeyPrincipal> IdentityApp::AuthenticateApiKe
   const std::string hash = platform::store::Sha256Hex(secret);
   TransactionOptions options;
   options.ReadOnly().Deadline(call.deadline);
+  // The key's org is not known yet: on PostgreSQL RLS shows the one key with this hash.
+  options.Setting("trellis.api_key_sha256", hash);
   auto done = co_await store_.Transact(
       std::move(options), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
         auto key = co_await store::FindApiKeyBySecret(tx, hash);
@@ -609,6 +613,10 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
   bool pending = false;
   TransactionOptions read;
   read.ReadOnly().Deadline(call.deadline);
+  // On PostgreSQL RLS shows only the pending invitations to the address the issuer vouches
+  // for (docs/adr/0013); without a verified address, none.
+  const bool verified = !email.empty() && request.email_verified();
+  if (verified) read.Setting("trellis.email", email);
   auto looked = co_await store_.Transact(
       std::move(read), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
         auto user = co_await store::FindUserBySubject(tx, request.issuer(), request.subject());
@@ -627,8 +635,14 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
   if (!found || pending) {
     const std::int64_t now = NowMs();
     bool activated = false;
+    // The id is chosen before the transaction so that RLS can admit the user's own
+    // memberships and the events about them (a concurrent first sign-in of the same subject
+    // may make this transaction fail; it never activates under the wrong id).
+    const std::string new_user_id = found ? std::string() : ids_.Next();
     TransactionOptions write;
     write.Deadline(call.deadline);
+    write.Setting("trellis.user_id", found ? found->id : new_user_id);
+    if (verified) write.Setting("trellis.email", email);
     auto wrote = co_await store_.Transact(
         std::move(write), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
           auto user = co_await store::FindUserBySubject(tx, request.issuer(), request.subject());
@@ -637,7 +651,7 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
             found = std::move(*user);
           } else {
             domain::User u;
-            u.id = ids_.Next();
+            u.id = new_user_id.empty() ? ids_.Next() : new_user_id;
             u.email = email;
             u.name = !request.name().empty() ? request.name()
                      : !email.empty()        ? email

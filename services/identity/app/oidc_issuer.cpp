@@ -512,8 +512,14 @@ Awaitable<SignedIn> OidcIssuer::SignUp(std::string email, std::string name, std:
   user.issuer = settings_.issuer;
   user.now_ms = s.NowMs();
   SignedIn out;
-  auto written = co_await s.store.Transact(
-      TransactionOptions().Deadline(deadline), [&](SqlTransaction& tx) -> Awaitable<void> {
+  // On PostgreSQL RLS admits activation of the invitations to this address, as this user
+  // (docs/adr/0013). Built outside co_await (ADR 0004).
+  TransactionOptions options;
+  options.Deadline(deadline)
+      .Setting("trellis.user_id", user.user_id)
+      .Setting("trellis.email", user.email);
+  auto written =
+      co_await s.store.Transact(std::move(options), [&](SqlTransaction& tx) -> Awaitable<void> {
         auto created = co_await store::CreateLocalUser(tx, user);
         if (!created) co_return std::unexpected(created.error());
         // Invitations waiting for this email become memberships in the same transaction.

@@ -243,6 +243,31 @@ TEST(PostgresClusterTest, ThePrimaryRestartsOnItsPortAfterAStopOrACrash) {
   EXPECT_EQ(pg->Psql("SELECT id FROM kept"), "7");
 }
 
+TEST(PostgresClusterTest, AStartThatCannotBindItsPortThrowsWithTheServerLogsTail) {
+  auto pg = PostgresCluster::Start();
+  pg->StopPrimary();
+  // Somebody else takes the port while the primary is down.
+  const int squatter = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(squatter, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(pg->PrimaryPort()));
+  const int one = 1;
+  setsockopt(squatter, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ASSERT_EQ(bind(squatter, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(squatter, 1), 0);
+  try {
+    pg->StartPrimary();
+    ADD_FAILURE() << "started on a taken port";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("could not bind"), std::string::npos) << e.what();
+  }
+  close(squatter);
+  pg->StartPrimary();
+  EXPECT_EQ(pg->Psql("SELECT 1"), "1");
+}
+
 TEST(PostgresClusterTest, TheDestructorStopsTheServersFreesThePortsAndRemovesTheDir) {
   auto pg = PostgresCluster::Start({.replica = true});
   const int primary_port = pg->PrimaryPort();

@@ -861,6 +861,17 @@ std::string PostgresCluster::ConnectionString(const std::string& user, const std
          " dbname=" + ConninfoValue(dbname);
 }
 
+std::string PostgresCluster::MultiHostConnectionString(
+    const std::string& user, const std::string& password, const std::string& dbname,
+    const std::string& target_session_attrs) const {
+  const std::string hosts = HasReplica() ? "127.0.0.1,127.0.0.1" : "127.0.0.1";
+  std::string ports = std::to_string(primary_.port);
+  if (HasReplica()) ports += "," + std::to_string(replica_.port);
+  return "host=" + hosts + " port=" + ports + " user=" + ConninfoValue(user) +
+         " password=" + ConninfoValue(password) + " dbname=" + ConninfoValue(dbname) +
+         " target_session_attrs=" + ConninfoValue(target_session_attrs);
+}
+
 std::string PostgresCluster::Psql(const std::string& sql, const std::string& dbname, bool replica,
                                   const std::string& user, const std::string& password) const {
   const bool superuser = user.empty();

@@ -87,6 +87,14 @@ class PostgresCluster {
   [[nodiscard]] std::string ConnectionString(const std::string& user, const std::string& password,
                                              const std::string& dbname, bool replica = false) const;
 
+  // Both servers in one libpq string, primary first, for failover tests (libpq tries the hosts
+  // in turn and keeps the first that matches target_session_attrs):
+  // host=127.0.0.1,127.0.0.1 port=<primary>,<replica> user=.. password=.. dbname=..
+  // target_session_attrs=.. Without a replica, just the primary. Psql() accepts it as dbname.
+  [[nodiscard]] std::string MultiHostConnectionString(
+      const std::string& user, const std::string& password, const std::string& dbname,
+      const std::string& target_session_attrs = "read-write") const;
+
   // psql -X -q -At -v ON_ERROR_STOP=1 as `user` (default the superuser) on the primary or the
   // replica, over TCP; `sql` goes in on stdin, so several statements run one by one (CREATE
   // DATABASE works). Returns stdout without its trailing newlines ("1", or "a|b\nc|d" for

@@ -226,6 +226,24 @@ TEST(PostgresClusterTest, KillPrimaryThenPromoteReplicaMakesTheReplicaWritable) 
   EXPECT_EQ(pg->Psql("SELECT count(*) FROM t", "postgres", true), "2");
 }
 
+TEST(PostgresClusterTest, AMultiHostConnectionStringFollowsTheWritableServerAcrossAFailover) {
+  auto pg = PostgresCluster::Start({.replica = true});
+  const std::string any_writable =
+      pg->MultiHostConnectionString("postgres", pg->SuperuserPassword(), "postgres");
+  EXPECT_EQ(any_writable, "host=127.0.0.1,127.0.0.1 port=" + std::to_string(pg->PrimaryPort()) +
+                              "," + std::to_string(pg->ReplicaPort()) +
+                              " user=postgres password=" + pg->SuperuserPassword() +
+                              " dbname=postgres target_session_attrs=read-write");
+  const std::string standby =
+      pg->MultiHostConnectionString("postgres", pg->SuperuserPassword(), "postgres", "standby");
+  EXPECT_EQ(pg->Psql("SELECT inet_server_port()", any_writable), std::to_string(pg->PrimaryPort()));
+  EXPECT_EQ(pg->Psql("SELECT inet_server_port()", standby), std::to_string(pg->ReplicaPort()));
+
+  pg->KillPrimary();
+  pg->PromoteReplica();
+  EXPECT_EQ(pg->Psql("SELECT inet_server_port()", any_writable), std::to_string(pg->ReplicaPort()));
+}
+
 TEST(PostgresClusterTest, ThePrimaryRestartsOnItsPortAfterAStopOrACrash) {
   auto pg = PostgresCluster::Start();
   const int port = pg->PrimaryPort();

@@ -1,6 +1,7 @@
 #include "adapters/postgres/pg_store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -13,6 +14,7 @@
 
 #include "adapters/postgres/internal/pg_connection.hpp"
 #include "adapters/postgres/internal/pg_pool.hpp"
+#include "adapters/postgres/internal/pg_router.hpp"
 
 namespace trellis::adapters::postgres {
 
@@ -34,6 +36,10 @@ const std::string kBegin = "BEGIN";
 const std::string kBeginReadOnly = "BEGIN READ ONLY";
 const std::string kCommit = "COMMIT";
 const std::string kRollback = "ROLLBACK";
+// Pipelined after a write's COMMIT on the same connection (ADR 0014): the insert position is an
+// upper bound of the commit record's end, so a replica that has replayed it has the write.
+const std::string kWritePosition =
+    "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint AS lsn";
 // The settings of every transaction; set_config(…, true) is transaction-local, so a pooled
 // connection never carries one transaction's tenant into the next.
 const std::string kSettings =
@@ -132,13 +138,34 @@ class PgStore::Impl {
     pool.idle_timeout = settings_.idle_timeout;
     pool.backoff_base = settings_.backoff_base;
     pool.backoff_cap = settings_.backoff_cap;
+    // Replica pools: the same settings but their own conninfo; the counters are shared.
+    internal::PoolSettings replica_pool = pool;
+    internal::PoolMetrics replica_metrics = pool_metrics;
     pool_ = std::make_shared<PgPool>(std::move(pool), clock_, std::move(pool_metrics));
+    if (!settings_.replica_conninfos.empty()) {
+      std::vector<std::shared_ptr<PgPool>> replicas;
+      for (const auto& conninfo : settings_.replica_conninfos) {
+        replica_pool.spec.conninfo = conninfo;
+        replica_metrics.gauges = std::make_shared<internal::PoolMetrics::Gauges>();
+        replicas.push_back(std::make_shared<PgPool>(replica_pool, clock_, replica_metrics));
+      }
+      internal::RouterSettings routing;
+      routing.name = settings_.name;
+      routing.max_lag = settings_.max_replica_lag;
+      routing.max_lag_bytes = settings_.max_replica_lag_bytes;
+      routing.check_interval = settings_.replica_check_interval;
+      routing.check_timeout = settings_.replica_check_timeout;
+      router_ = std::make_shared<internal::ReplicaRouter>(std::move(routing), pool_,
+                                                          std::move(replicas), clock_, metrics);
+    }
   }
 
   asio::awaitable<Result<void>> Transact(ports::TransactionOptions options,
                                          ports::TransactionBody body);
 
   const std::shared_ptr<PgPool>& pool() const { return pool_; }
+  // Null without replicas.
+  const std::shared_ptr<internal::ReplicaRouter>& router() const { return router_; }
   const Settings& settings() const { return settings_; }
   const core::Clock& clock() const { return clock_; }
 
@@ -170,6 +197,7 @@ class PgStore::Impl {
   observe::Counter& prepares_;
   observe::Histogram& statement_seconds_;
   std::shared_ptr<PgPool> pool_;
+  std::shared_ptr<internal::ReplicaRouter> router_;
 };
 
 namespace {
@@ -311,12 +339,25 @@ asio::awaitable<Result<void>> PgStore::Impl::Transact(ports::TransactionOptions 
                            "postgres: setting names are trellis.[a-z0-9_.]+, not " + setting.first);
     }
   }
-  auto acquired = co_await pool_->Acquire(options.deadline);
-  if (!acquired) {
-    failed_.Inc();
-    co_return std::unexpected(acquired.error());
+  // With replicas the router picks the server (ADR 0014); without, the primary's pool.
+  internal::Routed routed;
+  if (router_) {
+    auto picked = co_await router_->Acquire(options);
+    if (!picked) {
+      failed_.Inc();
+      co_return std::unexpected(picked.error());
+    }
+    routed = std::move(*picked);
+  } else {
+    auto acquired = co_await pool_->Acquire(options.deadline);
+    if (!acquired) {
+      failed_.Inc();
+      co_return std::unexpected(acquired.error());
+    }
+    routed.pool = pool_.get();
+    routed.conn = std::move(*acquired);
   }
-  const Lease conn(*pool_, std::move(*acquired));
+  const Lease conn(*routed.pool, std::move(routed.conn));
 
   Transaction tx(*this, *conn, options);
   Result<void> outcome;
@@ -332,8 +373,10 @@ asio::awaitable<Result<void>> PgStore::Impl::Transact(ports::TransactionOptions 
   if (thrown || !outcome) {
     if (tx.Begun() && !conn->Broken() && conn->TransactionStatus() != PQTRANS_IDLE) {
       conn->SetDeadline(clock_.Monotonic() + settings_.commit_grace);
+      const std::uint64_t prepares = conn->Prepares();
       (void)co_await conn->Pipeline(std::span<const Statement>(&rollback, 1));
       round_trips_.Inc();
+      prepares_.Inc(conn->Prepares() - prepares);
     }
     rolled_back_.Inc();
     if (thrown) std::rethrow_exception(thrown);
@@ -349,15 +392,25 @@ asio::awaitable<Result<void>> PgStore::Impl::Transact(ports::TransactionOptions 
     co_return core::Fail(ErrorCode::kAborted, "transaction aborted",
                          "postgres: the transaction was not open at COMMIT");
   }
-  const Statement commit{kCommit, nullptr};
-  auto committed = co_await conn->Pipeline(std::span<const Statement>(&commit, 1));
+  // A write that tracks its position learns the commit's in the same round trip.
+  const bool track = options.written != nullptr && !options.read_only;
+  const std::array<Statement, 2> commit{Statement{kCommit, nullptr},
+                                        Statement{kWritePosition, nullptr}};
+  const std::uint64_t prepares = conn->Prepares();
+  auto committed =
+      co_await conn->Pipeline(std::span<const Statement>(commit.data(), track ? 2 : 1));
   round_trips_.Inc();
+  prepares_.Inc(conn->Prepares() - prepares);
   if (!committed) {
     failed_.Inc();
     if (!conn->Broken() && conn->TransactionStatus() != PQTRANS_IDLE) {
       (void)co_await conn->Pipeline(std::span<const Statement>(&rollback, 1));
     }
     co_return std::unexpected(committed.error());
+  }
+  if (track && committed->size() == 2 && !committed->back().rows.empty()) {
+    const auto lsn = committed->back().rows.front().Get<std::int64_t>("lsn");
+    if (lsn) options.written->Advance(static_cast<std::uint64_t>(*lsn));
   }
   committed_.Inc();
   co_return Result<void>();
@@ -387,6 +440,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(Settings settings, asio::any_io_e
         executor, [pool = impl->pool()]() -> asio::awaitable<void> { co_await pool->Warm(); },
         asio::detached);
   }
+  if (impl->router()) impl->router()->Start(executor);
   return std::unique_ptr<PgStore>(new PgStore(std::move(impl)));
 }
 
@@ -395,7 +449,16 @@ asio::awaitable<Result<void>> PgStore::Transact(ports::TransactionOptions option
   co_return co_await impl_->Transact(std::move(options), std::move(body));
 }
 
-Result<void> PgStore::ReloadCredentials() { return impl_->pool()->ReloadCredentials(); }
+Result<void> PgStore::ReloadCredentials() {
+  auto reloaded = impl_->pool()->ReloadCredentials();
+  if (impl_->router()) {
+    for (const auto& replica : impl_->router()->ReplicaPools()) {
+      auto done = replica->ReloadCredentials();
+      if (reloaded && !done) reloaded = std::move(done);
+    }
+  }
+  return reloaded;
+}
 
 PgHealth PgStore::Health() const {
   const auto stats = impl_->pool()->Stats();
@@ -407,6 +470,13 @@ PgHealth PgStore::Health() const {
   health.waiting = stats.waiting;
   health.consecutive_failures = stats.consecutive_failures;
   health.detail = stats.last_error;
+  if (const auto& router = impl_->router()) {
+    const auto routing = router->Health();
+    health.ok = health.ok && routing.primary_up;
+    health.replicas = routing.replicas.size();
+    health.replicas_up = routing.replicas_up;
+    health.degraded = !health.ok && routing.replicas_up > 0;
+  }
   return health;
 }
 

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/core/clock.hpp"
 #include "platform/core/error.hpp"
@@ -60,6 +61,20 @@ struct Settings {
   // that is done beats reporting a late error for a commit that may have happened.
   std::chrono::milliseconds commit_grace{5000};
   std::string application_name = "trellis";
+
+  // Read replicas (ADR 0014): one libpq conninfo per replica, connected with the same user,
+  // password file and search_path. Read-only transactions that carry a write position
+  // (TransactionOptions::Consistency) run on a replica that has replayed it; all others on the
+  // primary. Empty: every transaction on the primary.
+  std::vector<std::string> replica_conninfos;
+  // A replica further behind than this (the age of the oldest WAL it has not replayed) is taken
+  // out of rotation until it catches up.
+  std::chrono::milliseconds max_replica_lag{1000};
+  // The same in WAL bytes; 0: no byte bound.
+  std::uint64_t max_replica_lag_bytes = 0;
+  // How often each replica's position and lag are checked, and how long a check may take.
+  std::chrono::milliseconds replica_check_interval{250};
+  std::chrono::milliseconds replica_check_timeout{1000};
 };
 
 // For /readyz: whether the last connect attempt succeeded, and the pool's occupancy.
@@ -71,6 +86,10 @@ struct PgHealth {
   std::size_t waiting = 0;
   std::uint64_t consecutive_failures = 0;
   std::string detail;  // internal: the last connect error
+  // With replicas: the primary is down but a replica serves reads (/readyz: ready, degraded).
+  bool degraded = false;
+  std::size_t replicas = 0;
+  std::size_t replicas_up = 0;  // in rotation
 };
 
 class PgStore final : public platform::ports::SqlStore {

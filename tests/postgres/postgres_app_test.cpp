@@ -305,5 +305,56 @@ TEST_F(PostgresAppTest, WorkStoreSearchesTheTsvectorColumn) {
   EXPECT_EQ(search("org-2", "p2", "café"), "t3");
 }
 
+TEST_F(PostgresAppTest, AuditProjectionWritesOnlyInTheEventsOrgAndTwiceIsOnce) {
+  auto store = Open("trellis_audit", Password("audit"), "audit");
+  auto project = [&](const std::string& tx_org, const std::string& event_org,
+                     const std::string& id) -> core::Result<bool> {
+    audit::domain::AuditEvent e;
+    e.org_id = event_org;
+    e.id = id;
+    e.seq = 7;
+    e.occurred_at_ms = 1;
+    e.actor_id = "u";
+    e.action = "work.task.created";
+    e.subject_id = "t";
+    e.payload = "{}";
+    bool inserted = false;
+    TransactionOptions options;
+    options.Org(tx_org);
+    auto done = RunSync(store->Transact(
+        std::move(options), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
+          auto r = co_await audit::store::InsertAuditEvent(tx, e);
+          if (!r) co_return std::unexpected(r.error());
+          inserted = *r;
+          co_return core::Result<void>();
+        }));
+    if (!done) return std::unexpected(done.error());
+    return inserted;
+  };
+  auto first = project("org-a", "org-a", "e1");
+  ASSERT_TRUE(first.has_value()) << first.error().internal;
+  EXPECT_TRUE(*first);
+  auto again = project("org-a", "org-a", "e1");  // ON CONFLICT DO NOTHING under RLS
+  ASSERT_TRUE(again.has_value()) << again.error().internal;
+  EXPECT_FALSE(*again);
+  EXPECT_FALSE(project("org-a", "org-b", "e2").has_value());  // WITH CHECK
+  EXPECT_EQ(AsSuperuser("SELECT string_agg(org_id || '/' || id, ',') FROM audit.audit_events"),
+            "org-a/e1");
+
+  std::size_t seen = 0;
+  TransactionOptions other;
+  other.Org("org-b").ReadOnly();
+  auto listed = RunSync(store->Transact(
+      std::move(other), [&](SqlTransaction& tx) -> platform::ports::Awaitable<void> {
+        // The store's own filter says org-a; RLS still shows org-b's rows only: none.
+        auto rows = co_await audit::store::ListAuditEvents(tx, "org-a", {}, std::nullopt, 10);
+        if (!rows) co_return std::unexpected(rows.error());
+        seen = rows->size();
+        co_return core::Result<void>();
+      }));
+  ASSERT_TRUE(listed.has_value()) << listed.error().internal;
+  EXPECT_EQ(seen, 0u);
+}
+
 }  // namespace
 }  // namespace trellis::tests

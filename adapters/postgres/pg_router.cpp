@@ -187,6 +187,8 @@ asio::awaitable<void> ReplicaRouter::CheckOnce() {
       // reads it can. Its replay age is reported for what it is.
       replica.lag_seconds.store(age);
     }
+    replica.stalled.store(primary_lsn && lsn < *primary_lsn && lsn == replica.checked_lsn);
+    replica.checked_lsn = lsn;
     replica.in_recovery.store(standby);
     replica.replay_lsn.store(lsn, std::memory_order_release);
     {
@@ -247,7 +249,9 @@ asio::awaitable<Result<Routed>> ReplicaRouter::FromReplica(bool has_position, st
   // replay is usually a fraction of a millisecond behind the commit) rather than wait a tick.
   std::optional<std::size_t> best;
   for (std::size_t i = 0; i < n; ++i) {
-    if (!replicas_[i]->up.load(std::memory_order_acquire)) continue;
+    if (!replicas_[i]->up.load(std::memory_order_acquire) || replicas_[i]->stalled.load()) {
+      continue;
+    }
     if (!best || replicas_[i]->replay_lsn.load() > replicas_[*best]->replay_lsn.load()) best = i;
   }
   if (!best) co_return Routed{};

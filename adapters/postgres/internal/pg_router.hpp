@@ -101,7 +101,11 @@ class ReplicaRouter : public std::enable_shared_from_this<ReplicaRouter> {
     std::atomic<std::uint64_t> replay_lsn{0};
     std::atomic<double> lag_seconds{0};
     std::atomic<std::uint64_t> lag_bytes{0};
-    std::string last_error;  // guarded by ReplicaRouter::mu_
+    // Behind the primary and not moving since the last check (replay paused or stuck): asking
+    // it for its position on a read is pointless.
+    std::atomic<bool> stalled{false};
+    std::uint64_t checked_lsn = 0;  // the last check's replay LSN: the monitor's own
+    std::string last_error;         // guarded by ReplicaRouter::mu_
   };
   struct Sample {
     platform::core::Clock::MonoTime at;

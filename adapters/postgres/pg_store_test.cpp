@@ -412,6 +412,78 @@ TEST_F(PgStoreTest, CredentialRotationDrainsOldConnections) {
   EXPECT_TRUE(Run(*store, "SELECT 1 AS one").has_value());
 }
 
+TEST_F(PgStoreTest, ScriptsRunWholeButCannotEndTheTransaction) {
+  auto store = Open();
+  auto script = [&](std::string sql) {
+    return RunSync(store->Transact({}, [&](SqlTransaction& tx) -> Awaitable<void> {
+      co_return co_await tx.ExecuteScript(std::move(sql));
+    }));
+  };
+  // Dollar quotes, strings and comments may hold semicolons and keywords.
+  auto ran = script(
+      "CREATE TABLE a (x BIGINT); -- COMMIT; in a comment\n"
+      "CREATE FUNCTION f() RETURNS BIGINT LANGUAGE sql AS $$ SELECT 1; $$;\n"
+      "INSERT INTO a VALUES (f()); INSERT INTO a SELECT length('ROLLBACK; ''x''')");
+  ASSERT_TRUE(ran.has_value()) << ran.error().internal;
+  EXPECT_EQ(Psql("SELECT sum(x) FROM a"), "14");  // 1 + 13
+  auto ended = script("INSERT INTO a VALUES (100); COMMIT; INSERT INTO a VALUES (200)");
+  ASSERT_FALSE(ended.has_value());
+  EXPECT_EQ(ended.error().code, ErrorCode::kInternal);
+  auto savepoint = script("SAVEPOINT s; INSERT INTO a VALUES (300)");
+  ASSERT_FALSE(savepoint.has_value());
+  EXPECT_EQ(Psql("SELECT sum(x) FROM a"), "14");  // 1 + 13
+  // A failing script rolls back all of it.
+  auto failing = script("INSERT INTO a VALUES (1000); SELECT 1 / 0");
+  ASSERT_FALSE(failing.has_value());
+  EXPECT_EQ(failing.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(Psql("SELECT sum(x) FROM a"), "14");  // 1 + 13
+}
+
+TEST_F(PgStoreTest, ErrorsMapToCanonicalCodes) {
+  auto store = Open();
+  ASSERT_TRUE(Run(*store, "CREATE TABLE e (id BIGINT PRIMARY KEY, v TEXT NOT NULL)").has_value());
+  auto not_null = Run(*store, "INSERT INTO e (id, v) VALUES (1, NULL)");
+  ASSERT_FALSE(not_null.has_value());
+  EXPECT_EQ(not_null.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(not_null.error().message, "a data constraint was violated");
+  EXPECT_NE(not_null.error().internal.find("23502"), std::string::npos);
+  auto syntax = Run(*store, "SELEC 1");
+  ASSERT_FALSE(syntax.has_value());
+  EXPECT_EQ(syntax.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(syntax.error().message, "database error");
+  Psql("CREATE ROLE weak LOGIN PASSWORD 'weak-secret'");
+  Settings settings = SettingsFor(db_);
+  const std::string base =
+      "host=127.0.0.1 port=" + std::to_string(g_cluster->PrimaryPort()) + " dbname=" + db_;
+  settings.conninfo = base + " user=weak password=weak-secret";
+  auto weak = Open(settings);
+  auto denied = Run(*weak, "SELECT * FROM e");
+  ASSERT_FALSE(denied.has_value());
+  EXPECT_EQ(denied.error().code, ErrorCode::kInternal);
+  EXPECT_NE(denied.error().internal.find("lacks a privilege"), std::string::npos);
+  EXPECT_EQ(denied.error().internal.find("weak-secret"), std::string::npos);
+  settings.conninfo = base + " user=weak password=wrong-secret";
+  auto wrong = Open(settings);
+  auto refused = Run(*wrong, "SELECT 1");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(refused.error().internal.find("wrong-secret"), std::string::npos);
+}
+
+TEST_F(PgStoreTest, MinIdleConnectionsAreOpenedAtStart) {
+  asio::io_context home;
+  Settings settings = SettingsFor(db_);
+  settings.min_idle = 2;
+  auto store = PgStore::Open(settings, home.get_executor(), platform::core::SystemClock::Instance(),
+                             registry_);
+  ASSERT_TRUE(store.has_value()) << store.error().internal;
+  home.run();
+  EXPECT_EQ((*store)->Health().idle, 2U);
+  EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
+  EXPECT_TRUE(Run(**store, "SELECT 1 AS one").has_value());
+  EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
+}
+
 // Last: it stops the shared server (and starts it again).
 TEST_F(PgStoreTest, ServerRestartFailsFastThenRecoversWithoutANewStore) {
   Settings settings = SettingsFor(db_);

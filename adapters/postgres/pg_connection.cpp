@@ -253,6 +253,16 @@ void PgConnection::SetDeadline(MonoTime deadline) {
 
 bool PgConnection::Broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
 
+bool PgConnection::PeerClosed() const {
+  pollfd p{};
+  p.fd = PQsocket(conn_);
+  if (p.fd < 0) return true;
+  p.events = POLLIN | POLLRDHUP;
+  // Between transactions the server sends nothing unasked, so readable means a goodbye (an
+  // error message before it exits) or EOF.
+  return ::poll(&p, 1, 0) != 0;
+}
+
 PGcancel* PgConnection::TakeCancel() { return std::exchange(cancel_, nullptr); }
 
 PGTransactionStatusType PgConnection::TransactionStatus() const {

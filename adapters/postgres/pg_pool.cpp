@@ -248,7 +248,7 @@ asio::awaitable<Result<std::unique_ptr<PgConnection>>> PgPool::Acquire(MonoTime 
       while (!idle_.empty() && !found) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
-        if (Expired(*conn, now)) {
+        if (Expired(*conn, now) || conn->PeerClosed()) {
           --total_;
           close.push_back(std::move(conn));
         } else {

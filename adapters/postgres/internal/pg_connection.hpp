@@ -85,6 +85,9 @@ class PgConnection {
 
   // The connection cannot be used again (socket error, interrupted at a deadline, protocol).
   [[nodiscard]] bool Broken() const;
+  // An idle connection whose socket has something to read, or is shut: the server closed it
+  // (restart, idle_session_timeout, pg_terminate_backend). One poll(), no round trip.
+  [[nodiscard]] bool PeerClosed() const;
   // Interrupted while the server ran a statement: the statement must be cancelled.
   [[nodiscard]] bool NeedsCancel() const { return needs_cancel_; }
   // Hands over the cancel key (for PQcancel on another thread); null when none.

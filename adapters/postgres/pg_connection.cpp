@@ -515,7 +515,13 @@ asio::awaitable<Result<std::vector<ports::SqlResult>>> PgConnection::Pipeline(
   results.reserve(statements.size());
   std::optional<core::Error> first_error;
   for (const Item& item : items) {
-    auto next = co_await NextResult();
+    Result<PGresult*> next;
+    // Already buffered: no coroutine frame for the common case.
+    if (PQisBusy(conn_) == 0) {
+      next = PQgetResult(conn_);
+    } else {
+      next = co_await NextResult();
+    }
     if (!next) co_return std::unexpected(next.error());
     const ResultPtr res(*next);
     if (!res) {
@@ -542,13 +548,25 @@ asio::awaitable<Result<std::vector<ports::SqlResult>>> PgConnection::Pipeline(
     if (item.kind == Kind::kQuery && ok) results.push_back(ToResult(res.get()));
     // Each command's results end with a null result.
     while (true) {
-      auto end = co_await NextResult();
+      Result<PGresult*> end;
+      // Already buffered: no coroutine frame for the common case.
+      if (PQisBusy(conn_) == 0) {
+        end = PQgetResult(conn_);
+      } else {
+        end = co_await NextResult();
+      }
       if (!end) co_return std::unexpected(end.error());
       if (*end == nullptr) break;
       PQclear(*end);
     }
   }
-  auto sync = co_await NextResult();
+  Result<PGresult*> sync;
+  // Already buffered: no coroutine frame for the common case.
+  if (PQisBusy(conn_) == 0) {
+    sync = PQgetResult(conn_);
+  } else {
+    sync = co_await NextResult();
+  }
   if (!sync) co_return std::unexpected(sync.error());
   const ResultPtr sync_result(*sync);
   if (!sync_result || PQresultStatus(sync_result.get()) != PGRES_PIPELINE_SYNC) {
@@ -571,7 +589,13 @@ asio::awaitable<Result<void>> PgConnection::Simple(const std::string& sql) {
   if (auto flushed = co_await Flush(); !flushed) co_return std::unexpected(flushed.error());
   std::optional<core::Error> first_error;
   while (true) {
-    auto next = co_await NextResult();
+    Result<PGresult*> next;
+    // Already buffered: no coroutine frame for the common case.
+    if (PQisBusy(conn_) == 0) {
+      next = PQgetResult(conn_);
+    } else {
+      next = co_await NextResult();
+    }
     if (!next) co_return std::unexpected(next.error());
     if (*next == nullptr) break;
     const ResultPtr res(*next);

@@ -484,6 +484,23 @@ TEST_F(PgStoreTest, MinIdleConnectionsAreOpenedAtStart) {
   EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
 }
 
+TEST_F(PgStoreTest, ConnectionsOlderThanMaxLifetimeAreReplaced) {
+  Settings settings = SettingsFor(db_);
+  settings.max_connections = 1;
+  settings.max_lifetime = milliseconds(50);
+  auto store = Open(settings);
+  auto pid = [&] {
+    auto r = Run(*store, "SELECT pg_backend_pid() AS pid");
+    EXPECT_TRUE(r.has_value()) << r.error().internal;
+    return r ? r->rows.at(0).Get<std::int64_t>("pid").value_or(0) : 0;
+  };
+  const auto first = pid();
+  EXPECT_EQ(pid(), first);  // young enough: reused
+  std::this_thread::sleep_for(milliseconds(80));
+  EXPECT_NE(pid(), first);  // too old: closed, not handed out
+  EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
+}
+
 // Last: it stops the shared server (and starts it again).
 TEST_F(PgStoreTest, ServerRestartFailsFastThenRecoversWithoutANewStore) {
   Settings settings = SettingsFor(db_);

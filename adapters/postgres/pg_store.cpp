@@ -419,7 +419,8 @@ asio::awaitable<Result<void>> PgStore::Impl::Transact(ports::TransactionOptions 
 PgStore::PgStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgStore::~PgStore() = default;
 
-Result<std::unique_ptr<PgStore>> PgStore::Open(Settings settings, asio::any_io_executor executor,
+Result<std::unique_ptr<PgStore>> PgStore::Open(Settings settings,
+                                               const asio::any_io_executor& executor,
                                                const core::Clock& clock,
                                                observe::Registry& metrics) {
   if (settings.conninfo.empty()) {

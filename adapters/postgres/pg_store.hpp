@@ -97,8 +97,8 @@ class PgStore final : public platform::ports::SqlStore {
   // Checks the settings; does not connect (the first transaction does, or the min_idle warm-up
   // spawned on `executor`, which must outlive the store).
   [[nodiscard]] static platform::core::Result<std::unique_ptr<PgStore>> Open(
-      Settings settings, boost::asio::any_io_executor executor, const platform::core::Clock& clock,
-      platform::observe::Registry& metrics);
+      Settings settings, const boost::asio::any_io_executor& executor,
+      const platform::core::Clock& clock, platform::observe::Registry& metrics);
   // Every transaction must have finished.
   ~PgStore() override;
   PgStore(const PgStore&) = delete;

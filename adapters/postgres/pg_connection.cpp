@@ -387,7 +387,10 @@ asio::awaitable<Result<std::unique_ptr<PgConnection>>> PgConnection::Connect(
     if (status == PGRES_POLLING_FAILED) {
       co_return std::unexpected(conn->ConnectionError("connecting"));
     }
-    // The socket changes when libpq moves on to the next host or address.
+    // The socket changes when libpq moves on to the next host or address, often under the
+    // same fd number (the old one was closed first), which epoll no longer watches: register
+    // it afresh each step.
+    conn->Unbind();
     conn->Bind(executor, deadline);
     const Ready ready =
         co_await conn->WaitFor(status == PGRES_POLLING_READING, status == PGRES_POLLING_WRITING);

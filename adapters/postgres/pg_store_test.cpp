@@ -13,9 +13,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -499,6 +501,65 @@ TEST_F(PgStoreTest, ConnectionsOlderThanMaxLifetimeAreReplaced) {
   std::this_thread::sleep_for(milliseconds(80));
   EXPECT_NE(pid(), first);  // too old: closed, not handed out
   EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
+}
+
+TEST_F(PgStoreTest, ColumnsDecodeByTypeAndSpecialDoublesRoundTrip) {
+  auto store = Open();
+  auto r = Run(*store,
+               "SELECT true AS t, false AS f, 2::int2 AS small, 7::int4 AS mid, 9::oid AS o, "
+               "1.5::numeric AS n, 0.25::float4 AS r, 'x'::varchar AS v, NULL::int8 AS z, "
+               "'\\x00ff'::bytea AS bytes, now() AS ts");
+  ASSERT_TRUE(r.has_value()) << r.error().internal;
+  const auto& row = r->rows.at(0);
+  EXPECT_EQ(row.Get<std::int64_t>("t").value(), 1);
+  EXPECT_EQ(row.Get<std::int64_t>("f").value(), 0);
+  EXPECT_EQ(row.Get<std::int64_t>("small").value(), 2);
+  EXPECT_EQ(row.Get<std::int64_t>("mid").value(), 7);
+  EXPECT_EQ(row.Get<std::int64_t>("o").value(), 9);
+  EXPECT_EQ(row.Get<double>("n").value(), 1.5);
+  EXPECT_EQ(row.Get<double>("r").value(), 0.25);
+  EXPECT_EQ(row.Get<std::string>("v").value(), "x");
+  EXPECT_TRUE(row.IsNull("z"));
+  EXPECT_EQ(row.Get<platform::ports::Blob>("bytes").value(), (platform::ports::Blob{{0x00, 0xFF}}));
+  EXPECT_TRUE(row.Get<std::string>("ts").has_value());  // anything else is text
+
+  const double values[] = {std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(), 0.1, 1e300, -0.0};
+  for (const double v : values) {
+    SqlResult out;
+    auto echoed = RunSync(store->Transact({}, [&](SqlTransaction& tx) -> Awaitable<void> {
+      SqlParams params{v};
+      auto e = co_await tx.Execute("SELECT $1::float8 AS v", std::move(params));
+      if (!e) co_return std::unexpected(e.error());
+      out = std::move(*e);
+      co_return Result<void>();
+    }));
+    ASSERT_TRUE(echoed.has_value()) << echoed.error().internal;
+    EXPECT_EQ(out.rows.at(0).Get<double>("v").value(), v);
+  }
+  auto nan = RunSync(store->Transact({}, [&](SqlTransaction& tx) -> Awaitable<void> {
+    SqlParams params{std::numeric_limits<double>::quiet_NaN()};
+    auto e = co_await tx.Execute("SELECT $1::float8 AS v", std::move(params));
+    if (!e) co_return std::unexpected(e.error());
+    EXPECT_TRUE(std::isnan(e->rows.at(0).Get<double>("v").value_or(0)));
+    co_return Result<void>();
+  }));
+  EXPECT_TRUE(nan.has_value()) << nan.error().internal;
+}
+
+TEST_F(PgStoreTest, FullStatementCacheDeallocatesOnTheServer) {
+  Settings settings = SettingsFor(db_);
+  settings.max_connections = 1;
+  settings.statement_cache = 5;
+  auto store = Open(settings);
+  for (int i = 0; i < 12; ++i) {
+    auto r = Run(
+        *store, "SELECT count(*) AS n, " + std::to_string(i) + " AS i FROM pg_prepared_statements");
+    ASSERT_TRUE(r.has_value()) << r.error().internal;
+    EXPECT_EQ(r->rows.at(0).Get<std::int64_t>("i").value(), i);
+    // The server never holds more than the cache's bound (plus the one being prepared).
+    EXPECT_LE(r->rows.at(0).Get<std::int64_t>("n").value(), 6) << i;
+  }
 }
 
 // Last: it stops the shared server (and starts it again).

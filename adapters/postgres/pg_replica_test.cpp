@@ -80,6 +80,7 @@ const std::string kToPrimary = "trellis_sql_reads_routed_total{" + kDb + ",targe
 const std::string kFallbacks = "trellis_sql_ryw_fallbacks_total{" + kDb + "}";
 const std::string kLagSeconds = "trellis_sql_replica_lag_seconds{" + kDb + ",replica=\"0\"}";
 const std::string kLagBytes = "trellis_sql_replica_lag_bytes{" + kDb + ",replica=\"0\"}";
+const std::string kPositionChecks = "trellis_sql_replica_position_checks_total{" + kDb + "}";
 const std::string kReplicaUp = "trellis_sql_replica_up{" + kDb + ",replica=\"0\"}";
 
 // Polls pred every 10 ms until it holds or `limit` passes.
@@ -186,7 +187,10 @@ class ReplicaTest : public ::testing::Test {
 };
 
 TEST_F(ReplicaTest, ReadYourWritesWhileTheReplicaLags) {
-  PgStore& store = Open(SettingsFor());
+  Settings settings = SettingsFor();
+  // Slow ticks, so that reads after a fresh write find the cached position behind and ask.
+  settings.replica_check_interval = milliseconds(1000);
+  PgStore& store = Open(settings);
   (void)store;
   g_cluster->PauseReplay();
   constexpr int kPairs = 10'000;
@@ -237,20 +241,37 @@ TEST_F(ReplicaTest, ReadYourWritesWhileTheReplicaLags) {
   ASSERT_TRUE(WaitUntil([this] { return Metric(kLagBytes) == 0; }, milliseconds(5000)));
   const double to_replica = Metric(kToReplica);
   const double to_primary = Metric(kToPrimary);
+  const double checks = Metric(kPositionChecks);
+  // Writes, then the replica catches up, then each write's own position reads from it.
   constexpr int kReads = 200;
+  std::vector<std::shared_ptr<WritePosition>> positions;
+  for (int i = 1; i <= kReads; ++i) {
+    positions.push_back(std::make_shared<WritePosition>());
+    ASSERT_TRUE(Write(kPairs + i, positions.back()).has_value());
+  }
+  g_cluster->WaitForReplay();
   int on_replica = 0;
   for (int i = 1; i <= kReads; ++i) {
-    auto position = std::make_shared<WritePosition>();
-    ASSERT_TRUE(Write(kPairs + i, position).has_value());
-    g_cluster->WaitForReplay();
-    auto read = ReadRow(kPairs + i, position);
+    auto read = ReadRow(kPairs + i, positions[static_cast<std::size_t>(i - 1)]);
     ASSERT_TRUE(read.has_value()) << read.error().internal;
     EXPECT_EQ(read->value, "v" + std::to_string(kPairs + i));
     if (read->on_replica) ++on_replica;
   }
-  EXPECT_EQ(on_replica, kReads);
-  EXPECT_EQ(Metric(kToReplica) - to_replica, kReads);
+  // And a write whose position the cached one has not reached: the replica is asked once.
+  constexpr int kAsked = 10;
+  for (int i = 1; i <= kAsked; ++i) {
+    auto position = std::make_shared<WritePosition>();
+    ASSERT_TRUE(Write(kPairs + kReads + i, position).has_value());
+    g_cluster->WaitForReplay();
+    auto read = ReadRow(kPairs + kReads + i, position);
+    ASSERT_TRUE(read.has_value()) << read.error().internal;
+    EXPECT_EQ(read->value, "v" + std::to_string(kPairs + kReads + i));
+    if (read->on_replica) ++on_replica;
+  }
+  EXPECT_EQ(on_replica, kReads + kAsked);
+  EXPECT_EQ(Metric(kToReplica) - to_replica, kReads + kAsked);
   EXPECT_EQ(Metric(kToPrimary) - to_primary, 0);
+  EXPECT_GE(Metric(kPositionChecks) - checks, 1);
 }
 
 TEST_F(ReplicaTest, WritesAndReadsWithoutAPositionStayOnThePrimary) {

@@ -1,8 +1,15 @@
 #include "platform/http/problem.hpp"
 
+#include <string>
+
 #include "platform/core/log.hpp"
 
 namespace trellis::platform::http {
+
+namespace {
+// Long enough for a replica promotion or a reconnect to finish, short enough not to idle.
+constexpr int kUnavailableRetryAfterSeconds = 1;
+}  // namespace
 
 Response Problem(const core::Error& error, std::string_view instance, std::string_view request_id) {
   const int status = core::HttpStatus(error.code);
@@ -37,7 +44,13 @@ Response Problem(const core::Error& error, std::string_view instance, std::strin
     body += ']';
   }
   body += '}';
-  return Response::Text(status, std::move(body), kProblemJson);
+  Response response = Response::Text(status, std::move(body), kProblemJson);
+  // 503 from a dependency that is down for now (a database failing over): clients back off and
+  // retry rather than give up (RFC 9110 §10.2.3).
+  if (error.code == core::ErrorCode::kUnavailable) {
+    response.headers.emplace_back("Retry-After", std::to_string(kUnavailableRetryAfterSeconds));
+  }
+  return response;
 }
 
 }  // namespace trellis::platform::http

@@ -29,6 +29,16 @@ TEST(ProblemTest, HasTheRfc9457Members) {
   EXPECT_EQ(r.body.find("SELECT"), std::string::npos);
 }
 
+TEST(ProblemTest, UnavailableCarriesRetryAfter) {
+  const auto r = Problem(Error(ErrorCode::kUnavailable, "database unavailable"), "/x", "r");
+  EXPECT_EQ(r.status, 503);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  EXPECT_EQ(r.headers[0].second, "1");
+  // Other errors carry none.
+  EXPECT_TRUE(Problem(Error(ErrorCode::kNotFound, "no"), "/x", "r").headers.empty());
+}
+
 TEST(ProblemTest, ValidationErrorsListFields) {
   Error e(ErrorCode::kValidation, "the request has invalid fields");
   e.fields = {{"/title", "must not be empty"}, {"/due", "must be a date"}};

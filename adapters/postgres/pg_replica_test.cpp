@@ -339,5 +339,33 @@ TEST_F(ReplicaTest, LaggingReplicaLeavesTheRotationAndComesBack) {
   EXPECT_EQ(Metric(kReplicaUp), 1);
 }
 
+TEST_F(ReplicaTest, UnreachableReplicaStaysOutOfRotation) {
+  Settings settings = SettingsFor();
+  // A second replica nobody listens for (port 1 on loopback: refused at once).
+  settings.replica_conninfos.push_back("host=127.0.0.1 port=1 dbname=" + db_ +
+                                       " connect_timeout=1");
+  settings.replica_check_interval = milliseconds(50);
+  PgStore& store = Open(settings);
+  (void)store;
+  const std::string dead_up = "trellis_sql_replica_up{" + kDb + ",replica=\"1\"}";
+  ASSERT_TRUE(WaitUntil([&] { return Metric(dead_up) == 0 && Metric(kReplicaUp) == 1; },
+                        milliseconds(3000)));
+  // Every read with a position lands on the live replica, never on the dead one.
+  auto position = std::make_shared<WritePosition>();
+  ASSERT_TRUE(Write(1, position).has_value());
+  g_cluster->WaitForReplay();
+  for (int i = 0; i < 20; ++i) {
+    auto read = ReadRow(1, position);
+    ASSERT_TRUE(read.has_value()) << read.error().internal;
+    EXPECT_EQ(read->value, "v1");
+    EXPECT_TRUE(read->on_replica);
+  }
+  const auto health = store_->Health();
+  EXPECT_TRUE(health.ok);  // the primary is fine: ready, not degraded
+  EXPECT_FALSE(health.degraded);
+  EXPECT_EQ(health.replicas, 2U);
+  EXPECT_EQ(health.replicas_up, 1U);
+}
+
 }  // namespace
 }  // namespace trellis::adapters::postgres

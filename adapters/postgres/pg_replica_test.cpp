@@ -339,6 +339,21 @@ TEST_F(ReplicaTest, LaggingReplicaLeavesTheRotationAndComesBack) {
   EXPECT_EQ(Metric(kReplicaUp), 1);
 }
 
+TEST_F(ReplicaTest, OpenChecksTheReplicaSettings) {
+  Settings empty = SettingsFor();
+  empty.replica_conninfos.emplace_back();
+  auto refused = PgStore::Open(std::move(empty), ctx_.get_executor(),
+                               platform::core::SystemClock::Instance(), registry_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  Settings no_lag = SettingsFor();
+  no_lag.max_replica_lag = milliseconds(0);
+  auto zero = PgStore::Open(std::move(no_lag), ctx_.get_executor(),
+                            platform::core::SystemClock::Instance(), registry_);
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(ReplicaTest, UnreachableReplicaStaysOutOfRotation) {
   Settings settings = SettingsFor();
   // A second replica nobody listens for (port 1 on loopback: refused at once).

@@ -434,6 +434,18 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(Settings settings,
     return core::Fail(ErrorCode::kInvalidArgument,
                       "postgres: search_path holds schema names and commas only");
   }
+  for (const auto& replica : settings.replica_conninfos) {
+    if (replica.empty()) {
+      return core::Fail(ErrorCode::kInvalidArgument, "postgres: a replica conninfo is empty");
+    }
+  }
+  if (!settings.replica_conninfos.empty() &&
+      (settings.max_replica_lag.count() <= 0 || settings.replica_check_interval.count() <= 0 ||
+       settings.replica_check_timeout.count() <= 0)) {
+    return core::Fail(ErrorCode::kInvalidArgument,
+                      "postgres: max_replica_lag and the replica check interval and timeout must "
+                      "be positive");
+  }
   auto impl = std::make_shared<Impl>(std::move(settings), clock, metrics);
   if (impl->settings().min_idle > 0) {
     // The warm-up holds the pool, so a store closed meanwhile does not pull it from under it.

@@ -115,6 +115,35 @@ const Schema& ConfigSchema() {
                "wait for the writer, and the request deadline interrupts a long one). Off: "
                "every statement goes through the pool, so a slow read never holds up a loop."));
     s.Add(Int("sqlite.readers", 2, 1, 64, "Reader connections per SQLite database."));
+    s.Add({.key = "store.engine",
+           .kind = Kind::kEnum,
+           .default_value = "sqlite",
+           .doc = "Where the contexts keep their data: `sqlite` (one file per context under "
+                  "data_dir; the embedded shape) or `postgres` (one schema per context on "
+                  "`postgres.primary` and its replicas; docs/postgres.md).",
+           .allowed = {"sqlite", "postgres"}});
+    s.Add(Str("postgres.primary", "",
+              "libpq connection string of the primary, without user or password, e.g. "
+              "`host=db1,db2 port=5432,5432 dbname=trellis target_session_attrs=read-write` "
+              "(several hosts: after a failover the promoted one is found without a restart)."));
+    s.Add({.key = "postgres.replicas",
+           .kind = Kind::kStringList,
+           .default_value = "",
+           .doc = "libpq connection strings of read replicas (without user or password). "
+                  "Read-only use cases go to a healthy one that has replayed the caller's "
+                  "writes (the Trellis-Consistency token), else to the primary."});
+    s.Add(Str("postgres.password_dir", "",
+              "A directory with one file per database role, named after it "
+              "(trellis_migrator, trellis_identity, trellis_work, trellis_audit, trellis_edge), "
+              "each holding that role's password. Re-read on SIGHUP and when a file changes: new "
+              "connections use the new password, open ones drain (Vault-rendered files)."));
+    s.Add(Int("postgres.pool_size", 8, 1, 1000,
+              "Connections per context role and server (primary, each replica)."));
+    s.Add(Int("postgres.connect_timeout_ms", 2000, 100, 60000,
+              "How long a new connection may take (also bounded by the request deadline)."));
+    s.Add(Int("postgres.max_replica_lag_ms", 5000, 0, 3600000,
+              "A replica further behind the primary than this is taken out of rotation until "
+              "it catches up."));
     s.Add(Bool("auth.builtin_issuer", true,
                "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
                "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "

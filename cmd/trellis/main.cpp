@@ -163,6 +163,10 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         if (signo == SIGHUP) {
+          if (auto reloaded = (*product)->ReloadCredentials(); !reloaded) {
+            LogLine(LogLevel::kError, "database password reload failed; old ones kept")
+                .Str("error", reloaded.error().message);
+          }
           auto changed = cfg->ReloadSecrets();
           if (!changed) {
             LogLine(LogLevel::kError, "secret reload failed; old values kept")

@@ -1,10 +1,13 @@
 #include "cmd/trellis/product.hpp"
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <optional>
 #include <thread>
 #include <utility>
 
+#include "adapters/postgres/pg_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "gateway/authn/authn_middleware.hpp"
@@ -28,9 +31,12 @@
 #include "services/work/api/work_routes.hpp"
 #include "services/work/app/work_app.hpp"
 
-// Compiled-in migrations (cmd/trellis/CMakeLists.txt: trellis_embed_migrations).
+// Compiled-in migrations (cmd/trellis/CMakeLists.txt and the services' CMakeLists.txt:
+// trellis_embed_migrations).
 std::vector<trellis::platform::store::MigrationFile> IdentityMigrationFiles();
 std::vector<trellis::platform::store::MigrationFile> WorkMigrationFiles();
+std::vector<trellis::platform::store::MigrationFile> IdentityPostgresMigrationFiles();
+std::vector<trellis::platform::store::MigrationFile> WorkPostgresMigrationFiles();
 
 namespace trellis::cmd {
 
@@ -44,37 +50,91 @@ using platform::ports::RunSync;
 
 namespace {
 
+// A context's database: a SQLite file under data_dir, or a schema (named after the context)
+// on PostgreSQL. Each engine has its own migrations, in step (same versions).
 struct Database {
-  const char* name;  // the context; the file is <name>.db
-  std::vector<platform::store::MigrationFile> (*migrations)();
+  const char* name;
+  std::vector<platform::store::MigrationFile> (*sqlite_migrations)();
+  std::vector<platform::store::MigrationFile> (*postgres_migrations)();
 };
 
-constexpr Database kIdentityDb{"identity", IdentityMigrationFiles};
-constexpr Database kWorkDb{"work", WorkMigrationFiles};
-constexpr Database kEdgeDb{"edge", platform::rest::IdempotencyMigrations};
-constexpr Database kAuditDb{"audit", audit::store::Migrations};
+constexpr Database kIdentityDb{"identity", IdentityMigrationFiles, IdentityPostgresMigrationFiles};
+constexpr Database kWorkDb{"work", WorkMigrationFiles, WorkPostgresMigrationFiles};
+constexpr Database kEdgeDb{"edge", platform::rest::IdempotencyMigrations,
+                           platform::rest::IdempotencyPostgresMigrations};
+constexpr Database kAuditDb{"audit", audit::store::Migrations, audit::store::PostgresMigrations};
+constexpr std::array<const Database*, 4> kDatabases{&kIdentityDb, &kWorkDb, &kAuditDb, &kEdgeDb};
 
-Result<std::unique_ptr<SqliteStore>> OpenDatabase(const ProductSettings& settings,
-                                                  const Database& db, const core::Clock& clock,
-                                                  observe::Registry& registry,
-                                                  std::vector<std::int64_t>* applied) {
-  adapters::sqlite::Settings s;
-  s.path = settings.data_dir / (std::string(db.name) + ".db");
-  s.name = db.name;
-  s.readers = static_cast<std::size_t>(settings.sqlite_readers);
-  s.inline_reads = settings.sqlite_inline_reads;
-  auto store = SqliteStore::Open(std::move(s), clock, registry);
-  if (!store) return std::unexpected(store.error());
-  auto migrations = platform::store::ParseMigrations(db.migrations());
+// What a store is opened for. SQLite migrates whenever it opens; on PostgreSQL only
+// `trellis migrate` (as trellis_migrator) does, and serving (as the context's role, which owns
+// nothing) checks that it has.
+enum class Purpose { kServe, kMigrate };
+
+bool IsPostgres(const ProductSettings& s) { return s.engine == ProductSettings::Engine::kPostgres; }
+
+// The login role for a context (bootstrap.sql creates them).
+std::string RoleFor(const Database& db, Purpose purpose) {
+  return purpose == Purpose::kMigrate ? "trellis_migrator" : "trellis_" + std::string(db.name);
+}
+
+struct OpenedStore {
+  std::unique_ptr<platform::ports::SqlStore> store;
+  adapters::postgres::PgStore* postgres = nullptr;  // the same store, when it is PostgreSQL
+};
+
+Result<OpenedStore> OpenDatabase(const ProductSettings& settings, const Database& db,
+                                 Purpose purpose, asio::any_io_executor executor,
+                                 const core::Clock& clock, observe::Registry& registry,
+                                 std::vector<std::int64_t>* applied) {
+  OpenedStore opened;
+  std::vector<platform::store::MigrationFile> files;
+  if (IsPostgres(settings)) {
+    adapters::postgres::Settings s;
+    s.name = db.name;
+    s.conninfo = settings.postgres.primary;
+    s.user = RoleFor(db, purpose);
+    if (!settings.postgres.password_dir.empty()) {
+      s.password_file = settings.postgres.password_dir / s.user;
+    }
+    s.search_path = db.name;
+    s.max_connections = static_cast<std::size_t>(settings.postgres.pool_size);
+    s.connect_timeout = std::chrono::milliseconds(settings.postgres.connect_timeout_ms);
+    if (purpose == Purpose::kServe) {
+      s.replica_conninfos = settings.postgres.replicas;
+      s.max_replica_lag = std::chrono::milliseconds(settings.postgres.max_replica_lag_ms);
+    }
+    auto store =
+        adapters::postgres::PgStore::Open(std::move(s), std::move(executor), clock, registry);
+    if (!store) return std::unexpected(store.error());
+    opened.postgres = store->get();
+    opened.store = std::move(*store);
+    files = db.postgres_migrations();
+  } else {
+    adapters::sqlite::Settings s;
+    s.path = settings.data_dir / (std::string(db.name) + ".db");
+    s.name = db.name;
+    s.readers = static_cast<std::size_t>(settings.sqlite_readers);
+    s.inline_reads = settings.sqlite_inline_reads;
+    auto store = SqliteStore::Open(std::move(s), clock, registry);
+    if (!store) return std::unexpected(store.error());
+    opened.store = std::move(*store);
+    files = db.sqlite_migrations();
+  }
+  auto migrations = platform::store::ParseMigrations(files);
   if (!migrations) return std::unexpected(migrations.error());
-  auto report = RunSync(platform::store::Migrate(**store, *migrations, clock, {}));
-  if (!report) {
-    core::Error e = report.error();
+  auto named = [&db](core::Error e) {
     e.message = std::string(db.name) + " database: " + e.message;
     return std::unexpected(std::move(e));
+  };
+  if (IsPostgres(settings) && purpose == Purpose::kServe) {
+    auto checked = RunSync(platform::store::CheckMigrated(*opened.store, *migrations, {}));
+    if (!checked) return named(checked.error());
+    return opened;
   }
+  auto report = RunSync(platform::store::Migrate(*opened.store, *migrations, clock, {}));
+  if (!report) return named(report.error());
   if (applied) *applied = report->applied;
-  return store;
+  return opened;
 }
 
 Result<void> EnsureDataDir(const std::filesystem::path& dir) {
@@ -126,16 +186,36 @@ class BuiltinIssuerFetcher final : public platform::auth::Fetcher {
 struct Product::Impl {
   Impl(ProductSettings s, const core::Clock& c, core::IdGenerator& i, observe::Registry& r)
       : settings(std::move(s)), clock(c), ids(i), registry(r) {}
+  ~Impl() { StopDbThread(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  void StartDbThread() {
+    db_keep_running.emplace(db_io.get_executor());
+    db_thread = std::thread([this] { db_io.run(); });
+  }
+  void StopDbThread() {
+    db_keep_running.reset();
+    db_io.stop();
+    if (db_thread.joinable()) db_thread.join();
+  }
 
   ProductSettings settings;
   const core::Clock& clock;
   core::IdGenerator& ids;
   observe::Registry& registry;
 
-  std::unique_ptr<SqliteStore> identity_db;
-  std::unique_ptr<SqliteStore> work_db;
-  std::unique_ptr<SqliteStore> audit_db;
-  std::unique_ptr<SqliteStore> edge_db;
+  // PostgreSQL connections' background work (warm-up, replica checks) runs here. Declared
+  // before the stores so that it outlives them; stopped first, in ~Impl.
+  asio::io_context db_io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> db_keep_running;
+  std::thread db_thread;
+
+  std::unique_ptr<platform::ports::SqlStore> identity_db;
+  std::unique_ptr<platform::ports::SqlStore> work_db;
+  std::unique_ptr<platform::ports::SqlStore> audit_db;
+  std::unique_ptr<platform::ports::SqlStore> edge_db;
+  std::vector<adapters::postgres::PgStore*> postgres;  // the above, when on PostgreSQL
 
   std::unique_ptr<platform::rest::Idempotency> idempotency;
   std::unique_ptr<identity::app::IdentityApp> identity;
@@ -163,11 +243,15 @@ struct Product::Impl {
 
 Result<MigrationReport> Product::Migrate(const ProductSettings& settings, const core::Clock& clock,
                                          observe::Registry& registry) {
-  if (auto ok = EnsureDataDir(settings.data_dir); !ok) return std::unexpected(ok.error());
+  if (!IsPostgres(settings)) {
+    if (auto ok = EnsureDataDir(settings.data_dir); !ok) return std::unexpected(ok.error());
+  }
+  asio::io_context io;  // nothing runs on it: the migrator's pool keeps no idle connections
   MigrationReport report;
-  for (const Database* db : {&kIdentityDb, &kWorkDb, &kAuditDb, &kEdgeDb}) {
+  for (const Database* db : kDatabases) {
     std::vector<std::int64_t> applied;
-    auto store = OpenDatabase(settings, *db, clock, registry, &applied);
+    auto store = OpenDatabase(settings, *db, Purpose::kMigrate, io.get_executor(), clock, registry,
+                              &applied);
     if (!store) return std::unexpected(store.error());
     report.applied.emplace_back(db->name, std::move(applied));
   }
@@ -177,21 +261,19 @@ Result<MigrationReport> Product::Migrate(const ProductSettings& settings, const 
 Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const core::Clock& clock,
                                                core::IdGenerator& ids,
                                                observe::Registry& registry) {
+  // data_dir holds events.db (and, on SQLite, every context's file).
   if (auto ok = EnsureDataDir(settings.data_dir); !ok) return std::unexpected(ok.error());
   auto impl = std::make_unique<Impl>(std::move(settings), clock, ids, registry);
   Impl& p = *impl;
-  auto identity_db = OpenDatabase(p.settings, kIdentityDb, clock, registry, nullptr);
-  if (!identity_db) return std::unexpected(identity_db.error());
-  p.identity_db = std::move(*identity_db);
-  auto work_db = OpenDatabase(p.settings, kWorkDb, clock, registry, nullptr);
-  if (!work_db) return std::unexpected(work_db.error());
-  p.work_db = std::move(*work_db);
-  auto audit_db = OpenDatabase(p.settings, kAuditDb, clock, registry, nullptr);
-  if (!audit_db) return std::unexpected(audit_db.error());
-  p.audit_db = std::move(*audit_db);
-  auto edge_db = OpenDatabase(p.settings, kEdgeDb, clock, registry, nullptr);
-  if (!edge_db) return std::unexpected(edge_db.error());
-  p.edge_db = std::move(*edge_db);
+  if (IsPostgres(p.settings)) p.StartDbThread();
+  for (auto [db, slot] : {std::pair{&kIdentityDb, &p.identity_db}, std::pair{&kWorkDb, &p.work_db},
+                          std::pair{&kAuditDb, &p.audit_db}, std::pair{&kEdgeDb, &p.edge_db}}) {
+    auto opened = OpenDatabase(p.settings, *db, Purpose::kServe, p.db_io.get_executor(), clock,
+                               registry, nullptr);
+    if (!opened) return std::unexpected(opened.error());
+    *slot = std::move(opened->store);
+    if (opened->postgres) p.postgres.push_back(opened->postgres);
+  }
 
   platform::rest::SetCursorKey(p.settings.cursor_key);
   platform::rest::IdempotencySettings idem;
@@ -306,6 +388,13 @@ void Product::Stop() {
   impl_->background_thread.join();
 }
 
+Result<void> Product::ReloadCredentials() {
+  for (auto* store : impl_->postgres) {
+    if (auto ok = store->ReloadCredentials(); !ok) return ok;
+  }
+  return {};
+}
+
 identity::app::IdentityApp& Product::Identity() { return *impl_->identity; }
 identity::app::OidcIssuer& Product::Issuer() { return *impl_->issuer; }
 work::app::WorkApp& Product::Work() { return *impl_->work; }
@@ -347,6 +436,14 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.cursor_key = c.SecretOf("api.cursor_key")->Value();
   s.sqlite_readers = static_cast<int>(c.Int("sqlite.readers"));
   s.sqlite_inline_reads = c.Bool("sqlite.inline_reads");
+  s.engine = c.String("store.engine") == "postgres" ? ProductSettings::Engine::kPostgres
+                                                    : ProductSettings::Engine::kSqlite;
+  s.postgres.primary = c.String("postgres.primary");
+  s.postgres.replicas = c.List("postgres.replicas");
+  s.postgres.password_dir = c.String("postgres.password_dir");
+  s.postgres.pool_size = static_cast<int>(c.Int("postgres.pool_size"));
+  s.postgres.connect_timeout_ms = static_cast<int>(c.Int("postgres.connect_timeout_ms"));
+  s.postgres.max_replica_lag_ms = static_cast<int>(c.Int("postgres.max_replica_lag_ms"));
   return s;
 }
 

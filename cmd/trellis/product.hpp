@@ -54,6 +54,18 @@ struct ProductSettings {
   std::string cursor_key;  // empty: random per process
   int sqlite_readers = 2;
   bool sqlite_inline_reads = true;
+  // Where the contexts' data lives: SQLite files under data_dir, or PostgreSQL.
+  enum class Engine { kSqlite, kPostgres };
+  Engine engine = Engine::kSqlite;
+  struct Postgres {
+    std::string primary;                 // libpq conninfo without user/password
+    std::vector<std::string> replicas;   // the same, one per replica
+    std::filesystem::path password_dir;  // a file per role, named after it
+    int pool_size = 8;
+    int connect_timeout_ms = 2000;
+    int max_replica_lag_ms = 5000;
+  };
+  Postgres postgres;
 };
 
 // What `trellis migrate` did, per database.
@@ -82,6 +94,10 @@ class Product {
   void Start();
   // Stops it and waits; call after the server has drained.
   void Stop();
+
+  // Re-reads the PostgreSQL password files (SIGHUP): new connections use the new passwords,
+  // open ones drain. Nothing to do on SQLite.
+  [[nodiscard]] platform::core::Result<void> ReloadCredentials();
 
   [[nodiscard]] identity::app::IdentityApp& Identity();
   [[nodiscard]] identity::app::OidcIssuer& Issuer();

@@ -314,4 +314,41 @@ asio::awaitable<Result<MigrateReport>> Migrate(ports::SqlStore& store,
   co_return report;
 }
 
+asio::awaitable<Result<void>> CheckMigrated(ports::SqlStore& store,
+                                            const std::vector<Migration>& migrations,
+                                            MigrateOptions options) {
+  std::map<std::int64_t, Applied> history;
+  auto checked = co_await store.Transact(
+      ports::TransactionOptions().ReadOnly().Deadline(options.deadline),
+      [&](SqlTransaction& tx) -> ports::Awaitable<void> {
+        auto rows = co_await tx.Execute(kReadHistory);
+        // Unavailable, deadline: as they are. Anything else: no (readable) history table.
+        if (!rows && (rows.error().code == ErrorCode::kUnavailable ||
+                      rows.error().code == ErrorCode::kDeadlineExceeded)) {
+          co_return std::unexpected(rows.error());
+        }
+        if (!rows) {
+          co_return core::Fail(ErrorCode::kFailedPrecondition,
+                               "the schema has no migration history: run `trellis migrate`",
+                               rows.error().internal);
+        }
+        auto read = ReadHistory(*rows);
+        if (!read) co_return std::unexpected(read.error());
+        history = std::move(*read);
+        co_return Validate(migrations, history);
+      });
+  if (!checked) co_return std::unexpected(checked.error());
+  std::string pending;
+  for (const auto& m : migrations) {
+    if (history.contains(m.version)) continue;
+    if (!pending.empty()) pending += ", ";
+    pending += "V" + std::to_string(m.version) + "__" + m.name;
+  }
+  if (!pending.empty()) {
+    co_return core::Fail(ErrorCode::kFailedPrecondition,
+                         "migrations are pending: run `trellis migrate`", pending);
+  }
+  co_return Result<void>();
+}
+
 }  // namespace trellis::platform::store

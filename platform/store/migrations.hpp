@@ -70,4 +70,10 @@ struct MigrateOptions {
     ports::SqlStore& store, const std::vector<Migration>& migrations, const core::Clock& clock,
     MigrateOptions options);
 
+// For a process that may not migrate (PostgreSQL app roles own nothing): succeeds when every
+// migration is applied and unchanged; kFailedPrecondition, naming what is pending, when
+// `trellis migrate` has not run, or as Migrate would refuse. Reads only.
+[[nodiscard]] boost::asio::awaitable<core::Result<void>> CheckMigrated(
+    ports::SqlStore& store, const std::vector<Migration>& migrations, MigrateOptions options);
+
 }  // namespace trellis::platform::store

@@ -21,6 +21,7 @@
 #include "platform/ports/run_sync.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 #include "tests/e2e/api_client.hpp"
+#include "tests/e2e/postgres_backend.hpp"
 #include "tests/e2e/product_server.hpp"
 #include "tests/support/openapi.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -31,6 +32,8 @@ namespace {
 namespace json = boost::json;
 namespace core = platform::core;
 using platform::ports::RunSync;
+
+using Engine = cmd::ProductSettings::Engine;
 
 constexpr const char* kClientId = "e2e";
 constexpr const char* kRedirect = "http://127.0.0.1/callback";
@@ -58,9 +61,11 @@ std::string Fill(std::string path, const std::map<std::string, std::string>& par
 // One product and server for the whole suite; users and orgs are made per test.
 class Stack {
  public:
-  Stack()
-      : server_([](cmd::ProductSettings& s) {
+  explicit Stack(Engine engine)
+      : postgres_(engine == Engine::kPostgres ? std::make_unique<PostgresBackend>() : nullptr),
+        server_([this](cmd::ProductSettings& s) {
           s.clients.push_back({kClientId, {kRedirect}, {kRedirect}});
+          if (postgres_) postgres_->Apply(s);
         }),
         api_(server_.Port()) {
     auto spec = support::OpenApiSpec::Load(std::string(TRELLIS_SOURCE_DIR) + "/api/openapi.yaml");
@@ -123,19 +128,22 @@ class Stack {
   const ApiClient& Api() const { return api_; }
 
  private:
+  std::unique_ptr<PostgresBackend> postgres_;  // the database, when on PostgreSQL
   ProductServer server_;
   std::optional<support::OpenApiSpec> spec_;
   ApiClient api_;
 };
 
-class ApiE2e : public ::testing::Test {
+// Every case runs on both engines: the embedded shape (SQLite files) and PostgreSQL (one
+// schema and role per context, row-level security), against one product each.
+class ApiE2e : public ::testing::TestWithParam<Engine> {
  protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
+  static void TearDownTestSuite() { stacks_.clear(); }
+  Stack& S() {
+    auto& stack = stacks_[GetParam()];
+    if (!stack) stack = std::make_unique<Stack>(GetParam());
+    return *stack;
   }
-  static Stack& S() { return *stack_; }
 
   static std::string Unique(const std::string& stem) {
     static int n = 0;
@@ -166,17 +174,21 @@ class ApiE2e : public ::testing::Test {
     return S().NewUser(email, role);
   }
 
-  static Stack* stack_;
+  static std::map<Engine, std::unique_ptr<Stack>> stacks_;
 };
-Stack* ApiE2e::stack_ = nullptr;
+std::map<Engine, std::unique_ptr<Stack>> ApiE2e::stacks_;
 
-TEST_F(ApiE2e, RouteTableAndSpecAgree) {
+std::string EngineName(const ::testing::TestParamInfo<Engine>& info) {
+  return info.param == Engine::kPostgres ? "Postgres" : "Sqlite";
+}
+
+TEST_P(ApiE2e, RouteTableAndSpecAgree) {
   ASSERT_TRUE(S().Spec().has_value()) << "api/openapi.yaml must load";
   auto diff = support::CompareRoutes(*S().Spec(), S().Router().Routes(), {"/api/"});
   EXPECT_TRUE(diff.Empty()) << diff.ToString();
 }
 
-TEST_F(ApiE2e, MeAndOrgLifecycleWithETags) {
+TEST_P(ApiE2e, MeAndOrgLifecycleWithETags) {
   const std::string slug = Unique("acme");
   const std::string token = S().NewUser(slug + "@example.com", "Ada");
   auto me = S().Call("GET", "/api/v1/me", {}, token);
@@ -222,7 +234,7 @@ TEST_F(ApiE2e, MeAndOrgLifecycleWithETags) {
   EXPECT_EQ(replayed_old.status, 412);
 }
 
-TEST_F(ApiE2e, InvalidBodiesAreRefusedWholeWithOneErrorPerField) {
+TEST_P(ApiE2e, InvalidBodiesAreRefusedWholeWithOneErrorPerField) {
   const std::string token = S().NewUser(Unique("v") + "@example.com");
   auto r = S().Call("POST", "/api/v1/orgs", {}, token,
                     R"({"name":"","slug":"NO","id":"x","role":"owner"})");
@@ -248,7 +260,7 @@ TEST_F(ApiE2e, InvalidBodiesAreRefusedWholeWithOneErrorPerField) {
   EXPECT_EQ(text.status, 415);
 }
 
-TEST_F(ApiE2e, AuthenticationFailuresAre401) {
+TEST_P(ApiE2e, AuthenticationFailuresAre401) {
   auto none = S().Call("GET", "/api/v1/me", {}, "");
   EXPECT_EQ(none.status, 401);
   EXPECT_FALSE(none.Header("WWW-Authenticate").empty());
@@ -262,7 +274,7 @@ TEST_F(ApiE2e, AuthenticationFailuresAre401) {
   EXPECT_EQ(basic.status, 401);
 }
 
-TEST_F(ApiE2e, InvitationsBecomeMembershipsAndRolesAreEnforced) {
+TEST_P(ApiE2e, InvitationsBecomeMembershipsAndRolesAreEnforced) {
   auto [owner, org] = OwnerAndOrg();
   const std::string viewer = Member(owner, org, "viewer");
   const std::string member = Member(owner, org, "member");
@@ -296,7 +308,7 @@ TEST_F(ApiE2e, InvitationsBecomeMembershipsAndRolesAreEnforced) {
             201);
 }
 
-TEST_F(ApiE2e, OtherOrgsObjectsAre404NeverForbidden) {
+TEST_P(ApiE2e, OtherOrgsObjectsAre404NeverForbidden) {
   auto [owner, org] = OwnerAndOrg();
   auto [stranger, other_org] = OwnerAndOrg();
   auto key = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner,
@@ -337,7 +349,7 @@ TEST_F(ApiE2e, OtherOrgsObjectsAre404NeverForbidden) {
       404);
 }
 
-TEST_F(ApiE2e, ApiKeysAuthenticateForTheirOrgOnlyUntilRevoked) {
+TEST_P(ApiE2e, ApiKeysAuthenticateForTheirOrgOnlyUntilRevoked) {
   auto [owner, org] = OwnerAndOrg();
   auto [other_owner, other_org] = OwnerAndOrg();
   auto created = S().Call("POST", "/api/v1/orgs/{org}/api-keys", {{"org", org}}, owner,
@@ -369,7 +381,7 @@ TEST_F(ApiE2e, ApiKeysAuthenticateForTheirOrgOnlyUntilRevoked) {
   EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, secret).status, 401);
 }
 
-TEST_F(ApiE2e, IdempotencyKeyReplaysConflictsAndRefuses) {
+TEST_P(ApiE2e, IdempotencyKeyReplaysConflictsAndRefuses) {
   const std::string token = S().NewUser(Unique("i") + "@example.com");
   const std::string slug = Unique("idem");
   const std::string body = R"({"name":"Idem","slug":")" + slug + R"("})";
@@ -391,7 +403,7 @@ TEST_F(ApiE2e, IdempotencyKeyReplaysConflictsAndRefuses) {
   EXPECT_EQ(Obj(list).at("items").as_array().size(), 1u) << "one org, not two";
 }
 
-TEST_F(ApiE2e, PaginationWalksEveryMemberOnce) {
+TEST_P(ApiE2e, PaginationWalksEveryMemberOnce) {
   auto [owner, org] = OwnerAndOrg();
   for (int i = 0; i < 7; ++i) {
     ASSERT_EQ(
@@ -430,7 +442,7 @@ std::string UserId(Stack& s, const std::string& token) {
   return std::string(json::parse(me.body).at("user").at("id").as_string());
 }
 
-TEST_F(ApiE2e, WorkFlowFromProjectToCommentsThroughRealTokens) {
+TEST_P(ApiE2e, WorkFlowFromProjectToCommentsThroughRealTokens) {
   auto [owner, org] = OwnerAndOrg();
   const std::string member = Member(owner, org, "member");
   const std::string viewer = Member(owner, org, "viewer");
@@ -521,7 +533,7 @@ TEST_F(ApiE2e, WorkFlowFromProjectToCommentsThroughRealTokens) {
   EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/events", all, stranger).status, 404);
 }
 
-TEST_F(ApiE2e, LiveUpdatesReachAnotherMemberAndResume) {
+TEST_P(ApiE2e, LiveUpdatesReachAnotherMemberAndResume) {
   auto [owner, org] = OwnerAndOrg();
   const std::string member = Member(owner, org, "member");
   auto project =
@@ -567,7 +579,7 @@ TEST_F(ApiE2e, LiveUpdatesReachAnotherMemberAndResume) {
   EXPECT_EQ(resumed.find("work.task.created"), std::string::npos) << resumed;
 }
 
-TEST_F(ApiE2e, AuditLogProjectsEveryMutationForAdminsOnly) {
+TEST_P(ApiE2e, AuditLogProjectsEveryMutationForAdminsOnly) {
   auto [owner, org] = OwnerAndOrg();
   const std::string member = Member(owner, org, "member");
   ASSERT_EQ(S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
@@ -600,7 +612,7 @@ TEST_F(ApiE2e, AuditLogProjectsEveryMutationForAdminsOnly) {
       422);
 }
 
-TEST_F(ApiE2e, IdentityRoleMatrixAndMembershipChanges) {
+TEST_P(ApiE2e, IdentityRoleMatrixAndMembershipChanges) {
   auto [owner, org] = OwnerAndOrg();
   const std::map<std::string, std::string> o{{"org", org}};
   struct Case {
@@ -686,7 +698,7 @@ TEST_F(ApiE2e, IdentityRoleMatrixAndMembershipChanges) {
   EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}", o, leaving).status, 404);
 }
 
-TEST_F(ApiE2e, CachedListsFollowEveryChangeAtOnce) {
+TEST_P(ApiE2e, CachedListsFollowEveryChangeAtOnce) {
   auto [owner, org] = OwnerAndOrg();
   const std::string member = Member(owner, org, "member");
   auto project = S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
@@ -723,6 +735,9 @@ TEST_F(ApiE2e, CachedListsFollowEveryChangeAtOnce) {
             204);
   EXPECT_EQ(count(member), -404) << "a removed member loses access on the very next request";
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ApiE2e, ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         EngineName);
 
 }  // namespace
 }  // namespace trellis::tests::e2e

@@ -228,7 +228,15 @@ class Transaction final : public ports::SqlTransaction {
       statements.push_back(Statement{s.sql, &s.params});
     }
     if (statements.empty()) co_return std::vector<ports::SqlResult>();
-    co_return co_await Run(statements);
+    if (store_.settings().pipeline) co_return co_await Run(statements);
+    std::vector<ports::SqlResult> results;
+    results.reserve(statements.size());
+    for (const Statement& statement : statements) {
+      auto one = co_await Run(std::span<const Statement>(&statement, 1));
+      if (!one) co_return std::unexpected(one.error());
+      results.push_back(std::move(one->back()));
+    }
+    co_return results;
   }
 
   asio::awaitable<Result<void>> ExecuteScript(std::string sql) override {

@@ -61,6 +61,9 @@ struct Settings {
   // that is done beats reporting a late error for a commit that may have happened.
   std::chrono::milliseconds commit_grace{5000};
   std::string application_name = "trellis";
+  // ExecuteBatch sends its statements in one round trip (pipeline mode); false: one round trip
+  // per statement, as Execute in turn would (to measure what the pipeline saves; bench (f2)).
+  bool pipeline = true;
 
   // Read replicas (ADR 0014): one libpq conninfo per replica, connected with the same user,
   // password file and search_path. Read-only transactions that carry a write position

@@ -144,6 +144,9 @@ const Schema& ConfigSchema() {
     s.Add(Int("postgres.max_replica_lag_ms", 5000, 0, 3600000,
               "A replica further behind the primary than this is taken out of rotation until "
               "it catches up."));
+    s.Add(Bool("postgres.pipeline", true,
+               "Send the independent queries of a use case in one round trip (pipeline mode). "
+               "Off: one round trip per query, only to measure what pipelining saves."));
     s.Add(Bool("auth.builtin_issuer", true,
                "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
                "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "

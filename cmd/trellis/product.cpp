@@ -99,6 +99,7 @@ Result<OpenedStore> OpenDatabase(const ProductSettings& settings, const Database
     s.search_path = db.name;
     s.max_connections = static_cast<std::size_t>(settings.postgres.pool_size);
     s.connect_timeout = std::chrono::milliseconds(settings.postgres.connect_timeout_ms);
+    s.pipeline = settings.postgres.pipeline;
     if (purpose == Purpose::kServe) {
       s.replica_conninfos = settings.postgres.replicas;
       s.max_replica_lag = std::chrono::milliseconds(settings.postgres.max_replica_lag_ms);
@@ -444,6 +445,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.postgres.pool_size = static_cast<int>(c.Int("postgres.pool_size"));
   s.postgres.connect_timeout_ms = static_cast<int>(c.Int("postgres.connect_timeout_ms"));
   s.postgres.max_replica_lag_ms = static_cast<int>(c.Int("postgres.max_replica_lag_ms"));
+  s.postgres.pipeline = c.Bool("postgres.pipeline");
   return s;
 }
 

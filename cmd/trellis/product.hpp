@@ -64,6 +64,7 @@ struct ProductSettings {
     int pool_size = 8;
     int connect_timeout_ms = 2000;
     int max_replica_lag_ms = 5000;
+    bool pipeline = true;  // ExecuteBatch in one round trip
   };
   Postgres postgres;
 };

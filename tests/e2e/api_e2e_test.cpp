@@ -533,6 +533,88 @@ TEST_P(ApiE2e, WorkFlowFromProjectToCommentsThroughRealTokens) {
   EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/events", all, stranger).status, 404);
 }
 
+TEST_P(ApiE2e, ProjectSummaryCountsTheBoardInOneBatch) {
+  auto [owner, org] = OwnerAndOrg();
+  const std::string member = Member(owner, org, "member");
+  const std::string viewer = Member(owner, org, "viewer");
+  const std::string member_id = UserId(S(), member);
+  auto project =
+      S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner, R"({"name":"Board"})");
+  ASSERT_EQ(project.status, 201) << project.body;
+  const std::string pid = Str(Obj(project), "id");
+  const std::map<std::string, std::string> pp{{"org", org}, {"project", pid}};
+  auto other = S().Call("POST", "/api/v1/orgs/{org}/projects", {{"org", org}}, owner,
+                        R"({"name":"Elsewhere"})");
+  ASSERT_EQ(other.status, 201) << other.body;
+  const std::map<std::string, std::string> op{{"org", org}, {"project", Str(Obj(other), "id")}};
+
+  // Tasks in creation order; the last one created is the most recently updated.
+  const std::string assignee = R"(,"assignee_id":")" + member_id + R"(")";
+  const std::vector<std::string> bodies = {
+      // todo, overdue, unassigned, urgent
+      R"({"title":"One","priority":1,"due_date":"2000-01-01"})",
+      // in progress, high, assigned, due far ahead
+      R"({"title":"Two","status":"in_progress","priority":2,"due_date":"2999-01-01")" + assignee +
+          "}",
+      // done: overdue and urgent do not count once closed
+      R"({"title":"Three","status":"done","priority":1,"due_date":"2000-01-01"})",
+      // todo, unassigned, medium
+      R"({"title":"Four","priority":3})",
+      // canceled
+      R"({"title":"Five","status":"canceled","priority":2})",
+      // todo, assigned
+      R"({"title":"Six")" + assignee + "}",
+  };
+  std::vector<std::string> ids;
+  for (const std::string& body : bodies) {
+    auto t = S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", pp, member, body);
+    ASSERT_EQ(t.status, 201) << body << " " << t.body;
+    ids.push_back(Str(Obj(t), "id"));
+  }
+  // Noise that must not count: a task and a comment in the other project.
+  auto noise = S().Call("POST", "/api/v1/orgs/{org}/projects/{project}/tasks", op, member,
+                        R"({"title":"Noise","priority":1,"due_date":"2000-01-01"})");
+  ASSERT_EQ(noise.status, 201) << noise.body;
+  for (const std::string& task : {ids[0], ids[2], Str(Obj(noise), "id")}) {
+    auto c = S().Call("POST", "/api/v1/orgs/{org}/tasks/{task}/comments",
+                      {{"org", org}, {"task", task}}, member, R"({"body":"On it."})");
+    ASSERT_EQ(c.status, 201) << c.body;
+  }
+
+  auto summary = S().Call("GET", "/api/v1/orgs/{org}/projects/{project}/summary", pp, viewer);
+  ASSERT_EQ(summary.status, 200) << summary.body;
+  const json::object body = Obj(summary);
+  EXPECT_EQ(Str(body.at("project").as_object(), "id"), pid);
+  const json::object& tasks = body.at("tasks").as_object();
+  EXPECT_EQ(tasks.at("todo").as_int64(), 3);
+  EXPECT_EQ(tasks.at("in_progress").as_int64(), 1);
+  EXPECT_EQ(tasks.at("done").as_int64(), 1);
+  EXPECT_EQ(tasks.at("canceled").as_int64(), 1);
+  EXPECT_EQ(tasks.at("overdue").as_int64(), 1);
+  EXPECT_EQ(tasks.at("unassigned").as_int64(), 2);
+  EXPECT_EQ(tasks.at("urgent_or_high").as_int64(), 2);
+  EXPECT_EQ(body.at("recent_comments").as_int64(), 2);
+  // The five most recently updated; ties (same millisecond) by id, newest first.
+  const json::array& recent = body.at("recent_tasks").as_array();
+  ASSERT_EQ(recent.size(), 5u);
+  std::vector<std::string> titles;
+  for (const auto& t : recent) titles.push_back(Str(t.as_object(), "title"));
+  std::vector<std::string> expected = {"Six", "Five", "Four", "Three", "Two"};
+  // Tasks created within one millisecond tie on updated_at; the order is then by id, which
+  // follows creation too, so the expectation holds either way.
+  EXPECT_EQ(titles, expected);
+  EXPECT_EQ(Str(recent[0].as_object(), "id"), ids[5]);
+
+  // Another org's member: 404; an id that names nothing: 404.
+  auto [stranger, unused] = OwnerAndOrg();
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/projects/{project}/summary", pp, stranger).status,
+            404);
+  EXPECT_EQ(S().Call("GET", "/api/v1/orgs/{org}/projects/{project}/summary",
+                     {{"org", org}, {"project", "0190d1a4-0000-7000-8000-000000000000"}}, viewer)
+                .status,
+            404);
+}
+
 TEST_P(ApiE2e, LiveUpdatesReachAnotherMemberAndResume) {
   auto [owner, org] = OwnerAndOrg();
   const std::string member = Member(owner, org, "member");

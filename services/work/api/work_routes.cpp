@@ -253,6 +253,18 @@ asio::awaitable<Response> UpdateProject(app::WorkApp& work, Request& req) {
   co_return WithETag(Response::Json(200, app::ProjectJson(*project)), project->version);
 }
 
+asio::awaitable<Response> GetProjectSummary(app::WorkApp& work, Request& req) {
+  const auto who = req.ctx.principal;
+  if (!who) co_return Unauthenticated(req);
+  const std::string org = PathId(req, "org");
+  const std::string id = PathId(req, "project");
+  if (org.empty() || id.empty()) co_return NotFound(req);
+  const core::CallContext call = CallOf(req);
+  auto summary = co_await work.GetProjectSummary(*who, call, org, id);
+  if (!summary) co_return Fail(req, summary.error());
+  co_return Response::Json(200, app::ProjectSummaryJson(*summary));
+}
+
 // --- tasks --------------------------------------------------------------------------------
 
 asio::awaitable<Response> CreateTask(app::WorkApp& work, Request& req) {
@@ -625,6 +637,7 @@ void AddWorkRoutes(http::Router& router, app::WorkApp& work, rest::Idempotency& 
   constexpr std::string_view kProjects = "/api/v1/orgs/{org}/projects";
   constexpr std::string_view kProject = "/api/v1/orgs/{org}/projects/{project}";
   constexpr std::string_view kProjectTasks = "/api/v1/orgs/{org}/projects/{project}/tasks";
+  constexpr std::string_view kProjectSummary = "/api/v1/orgs/{org}/projects/{project}/summary";
   constexpr std::string_view kTask = "/api/v1/orgs/{org}/tasks/{task}";
   constexpr std::string_view kComments = "/api/v1/orgs/{org}/tasks/{task}/comments";
   constexpr std::string_view kComment = "/api/v1/orgs/{org}/tasks/{task}/comments/{comment}";
@@ -633,6 +646,7 @@ void AddWorkRoutes(http::Router& router, app::WorkApp& work, rest::Idempotency& 
   router.Add(Method::kPost, kProjects, idempotency.Wrap(Bind(work, CreateProject)));
   router.Add(Method::kGet, kProject, Bind(work, GetProject));
   router.Add(Method::kPatch, kProject, Bind(work, UpdateProject));
+  router.Add(Method::kGet, kProjectSummary, Bind(work, GetProjectSummary));
   router.Add(Method::kGet, kProjectTasks, Bind(work, ListTasks));
   router.Add(Method::kPost, kProjectTasks, idempotency.Wrap(Bind(work, CreateTask)));
   router.Add(Method::kGet, kTask, Bind(work, GetTask));

@@ -463,6 +463,59 @@ TEST_F(WorkRoutesTest, RoutesAreExactlyTheDocumentedWorkOperations) {
   EXPECT_TRUE(diff.only_in_router.empty()) << ::testing::PrintToString(diff.only_in_router);
 }
 
+TEST_F(WorkRoutesTest, ProjectSummaryCountsOpenWorkAndTheLastWeeksComments) {
+  // The test clock starts at 2023-11-14 (UTC); tasks and a first comment are made then, and
+  // the summary is read 8 days later, on 2023-11-22.
+  const std::string project = Id(MakeProject());
+  const std::string other = Id(MakeProject("Other"));
+  const std::string assignee = R"(,"assignee_id":")" + users_.at("member") + R"(")";
+  const std::string one =
+      Id(MakeTask(project, R"({"title":"One","priority":1,"due_date":"2023-11-21"})"));
+  const std::string two = Id(MakeTask(
+      project, R"({"title":"Two","status":"in_progress","priority":2,"due_date":"2023-11-22")" +
+                   assignee + "}"));
+  const std::string three = Id(MakeTask(
+      project, R"({"title":"Three","status":"done","priority":1,"due_date":"2023-11-01"})"));
+  const json::object four = MakeTask(project, R"({"title":"Four","priority":3})");
+  const std::string five =
+      Id(MakeTask(project, R"({"title":"Five","status":"canceled","priority":2})"));
+  const std::string six = Id(MakeTask(project, R"({"title":"Six")" + assignee + "}"));
+  const std::string noise =
+      Id(MakeTask(other, R"({"title":"Noise","priority":1,"due_date":"2023-11-01"})"));
+  MakeComment(one, As("member"));  // 8 days old by the time of the summary
+  db_.Clock().Advance(std::chrono::hours(24 * 8));
+  MakeComment(two, As("member"));
+  MakeComment(three, As("member2"));
+  MakeComment(noise, As("member"));
+  // Four becomes the most recently updated task.
+  ASSERT_EQ(Call(As("member"), "PATCH", Orgs(org_a_) + "/tasks/" + Id(four), R"({"title":"Four!"})",
+                 {IfMatch(four)})
+                .status,
+            200);
+
+  const int commits = commits_.load();
+  Reply r = Call(As("viewer"), "GET", Orgs(org_a_) + "/projects/" + project + "/summary");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::object body = r.Json().as_object();
+  EXPECT_EQ(S(body.at("project").at("id")), project);
+  const json::object& tasks = body.at("tasks").as_object();
+  EXPECT_EQ(tasks.at("todo"), 3);
+  EXPECT_EQ(tasks.at("in_progress"), 1);
+  EXPECT_EQ(tasks.at("done"), 1);
+  EXPECT_EQ(tasks.at("canceled"), 1);
+  EXPECT_EQ(tasks.at("overdue"), 1);         // One; Two is due today, Three is done
+  EXPECT_EQ(tasks.at("unassigned"), 2);      // One and Four
+  EXPECT_EQ(tasks.at("urgent_or_high"), 2);  // One and Two; Three is done, Five canceled
+  EXPECT_EQ(body.at("recent_comments"), 2);  // on Two and Three; Noise's is another project's
+  std::vector<std::string> recent;
+  for (const auto& t : body.at("recent_tasks").as_array()) recent.push_back(S(t.at("id")));
+  // Four was updated last; the rest share their creation time and follow by id, newest first.
+  EXPECT_EQ(recent, (std::vector<std::string>{Id(four), six, five, three, two}));
+  EXPECT_EQ(S(body.at("recent_tasks").as_array().front().at("title")), "Four!");
+  EXPECT_EQ(S(body.at("recent_tasks").as_array().front().at("status")), "todo");
+  EXPECT_EQ(commits_.load(), commits) << "reading the summary commits nothing";
+}
+
 // --- authentication and validation ---------------------------------------------------------
 
 TEST_F(WorkRoutesTest, EveryRouteNeedsAPrincipal) {
@@ -474,6 +527,7 @@ TEST_F(WorkRoutesTest, EveryRouteNeedsAPrincipal) {
       {"POST", "/projects"},
       {"GET", "/projects/" + project},
       {"PATCH", "/projects/" + project},
+      {"GET", "/projects/" + project + "/summary"},
       {"GET", "/projects/" + project + "/tasks"},
       {"POST", "/projects/" + project + "/tasks"},
       {"GET", "/tasks/" + task},
@@ -574,19 +628,13 @@ TEST_F(WorkRoutesTest, AuthorizationMatrix) {
     int viewer, member, admin, owner;
   };
   const std::vector<Row> table = {
-      {"list projects", 200, 200, 200, 200},
-      {"create project", 403, 201, 201, 201},
-      {"rename project", 403, 200, 200, 200},
-      {"archive project", 403, 403, 200, 200},
-      {"list tasks", 200, 200, 200, 200},
-      {"create task", 403, 201, 201, 201},
-      {"update task", 403, 200, 200, 200},
-      {"delete own task", 403, 204, 204, 204},
-      {"delete other's task", 403, 403, 204, 204},
-      {"list comments", 200, 200, 200, 200},
-      {"create comment", 403, 201, 201, 201},
-      {"edit other's comment", 403, 403, 403, 403},
-      {"delete other's comment", 403, 403, 204, 204},
+      {"list projects", 200, 200, 200, 200},        {"create project", 403, 201, 201, 201},
+      {"rename project", 403, 200, 200, 200},       {"archive project", 403, 403, 200, 200},
+      {"project summary", 200, 200, 200, 200},      {"list tasks", 200, 200, 200, 200},
+      {"create task", 403, 201, 201, 201},          {"update task", 403, 200, 200, 200},
+      {"delete own task", 403, 204, 204, 204},      {"delete other's task", 403, 403, 204, 204},
+      {"list comments", 200, 200, 200, 200},        {"create comment", 403, 201, 201, 201},
+      {"edit other's comment", 403, 403, 403, 403}, {"delete other's comment", 403, 403, 204, 204},
   };
   const std::vector<std::string> roles = {"viewer", "member", "admin", "owner"};
   for (const Row& row : table) {
@@ -606,6 +654,8 @@ TEST_F(WorkRoutesTest, AuthorizationMatrix) {
         status = Call(who, "PATCH", p, R"({"name":"N2"})", {"If-Match: *"}).status;
       } else if (row.action == "archive project") {
         status = Call(who, "PATCH", p, R"({"archived":true})", {"If-Match: *"}).status;
+      } else if (row.action == "project summary") {
+        status = Call(who, "GET", p + "/summary").status;
       } else if (row.action == "list tasks") {
         status = Call(who, "GET", p + "/tasks").status;
       } else if (row.action == "create task") {
@@ -668,6 +718,7 @@ TEST_F(WorkRoutesTest, OtherOrgsObjectsAreNotFoundOnEveryObjectRoute) {
   const std::vector<std::tuple<std::string, std::string, std::string>> routes = {
       {"GET", "/projects/" + project, ""},
       {"PATCH", "/projects/" + project, name},
+      {"GET", "/projects/" + project + "/summary", ""},
       {"GET", "/projects/" + project + "/tasks", ""},
       {"POST", "/projects/" + project + "/tasks", title},
       {"GET", "/tasks/" + task, ""},

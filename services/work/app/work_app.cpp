@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <utility>
 
 #include "platform/events/outbox.hpp"
@@ -51,6 +52,19 @@ Page<T> MakePage(std::vector<T> rows, int limit, KeyFn key) {
   }
   page.items = std::move(rows);
   return page;
+}
+
+// The project summary's windows.
+constexpr std::int64_t kSummaryCommentWindowMs = std::int64_t{7} * 24 * 60 * 60 * 1000;
+constexpr int kSummaryRecentTasks = 5;
+
+// YYYY-MM-DD of a wall time, in UTC.
+std::string UtcDate(core::Clock::WallTime at) {
+  const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(at)};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return text;
 }
 
 }  // namespace
@@ -234,6 +248,31 @@ Awaitable<Project> WorkApp::UpdateProject(const core::Principal& who, core::Call
   if (!done) co_return std::unexpected(done.error());
   if (changed) Committed(input.org_id);
   co_return after;
+}
+
+Awaitable<store::ProjectSummary> WorkApp::GetProjectSummary(const core::Principal& who,
+                                                            core::CallContext call,
+                                                            std::string org_id,
+                                                            std::string project_id) {
+  auto role = co_await ResolveRole(who, call, org_id);
+  if (!role) co_return std::unexpected(role.error());
+  if (auto ok = domain::Authorize(*role, Action::kViewProject); !ok) {
+    co_return std::unexpected(ok.error());
+  }
+  store::SummaryQuery query;
+  query.project_id = std::move(project_id);
+  query.today = UtcDate(clock_.Now());
+  query.comments_since_ms = NowMs() - kSummaryCommentWindowMs;
+  query.recent = kSummaryRecentTasks;
+  Result<store::ProjectSummary> out = core::Fail(ErrorCode::kInternal, "not read");
+  auto options = Options(org_id, call, true);
+  platform::ports::TransactionBody body = [&](SqlTransaction& tx) -> Awaitable<void> {
+    out = co_await store::GetProjectSummary(tx, org_id, query);
+    co_return Result<void>();
+  };
+  auto done = co_await store_.Transact(std::move(options), std::move(body));
+  if (!done) co_return std::unexpected(done.error());
+  co_return out;
 }
 
 // --- tasks ------------------------------------------------------------------------------

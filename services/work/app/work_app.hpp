@@ -180,6 +180,14 @@ class WorkApp {
   [[nodiscard]] Awaitable<void> DeleteTask(const platform::core::Principal& who,
                                            platform::core::CallContext call, DeleteTaskInput input);
 
+  // The project board's header (store::ProjectSummary): ten queries in one read-only
+  // transaction, sent as one batch. Viewer and up; another org's project is kNotFound.
+  // "Overdue" is against today's UTC date and "recent comments" covers the last 7 days, both
+  // by the app's clock.
+  [[nodiscard]] Awaitable<store::ProjectSummary> GetProjectSummary(
+      const platform::core::Principal& who, platform::core::CallContext call, std::string org_id,
+      std::string project_id);
+
   // Comments.
   [[nodiscard]] Awaitable<domain::Comment> CreateComment(const platform::core::Principal& who,
                                                          platform::core::CallContext call,

@@ -8,8 +8,10 @@ namespace trellis::work::app {
 using platform::core::FormatRfc3339Ms;
 using platform::http::JsonWriter;
 
-std::string ProjectJson(const domain::Project& p) {
-  JsonWriter w;
+namespace {
+
+// The project as a JSON object, where a value may stand (whole body or nested).
+void WriteProject(JsonWriter& w, const domain::Project& p) {
   w.BeginObject();
   w.Key("id").String(p.id).Key("org_id").String(p.org_id);
   w.Key("name").String(p.name).Key("description").String(p.description);
@@ -17,7 +19,15 @@ std::string ProjectJson(const domain::Project& p) {
   w.Key("created_at").String(FormatRfc3339Ms(p.created_at_ms));
   w.Key("updated_at").String(FormatRfc3339Ms(p.updated_at_ms));
   w.Key("version").Int(p.version);
-  return std::move(w.EndObject()).Take();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string ProjectJson(const domain::Project& p) {
+  JsonWriter w;
+  WriteProject(w, p);
+  return std::move(w).Take();
 }
 
 std::string TaskJson(const domain::Task& t) {
@@ -56,6 +66,30 @@ std::string CommentJson(const domain::Comment& c) {
   w.Key("created_at").String(FormatRfc3339Ms(c.created_at_ms));
   w.Key("updated_at").String(FormatRfc3339Ms(c.updated_at_ms));
   w.Key("version").Int(c.version);
+  return std::move(w.EndObject()).Take();
+}
+
+std::string ProjectSummaryJson(const store::ProjectSummary& s) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("project");
+  WriteProject(w, s.project);
+  w.Key("tasks").BeginObject();
+  w.Key("todo").Int(s.todo).Key("in_progress").Int(s.in_progress);
+  w.Key("done").Int(s.done).Key("canceled").Int(s.canceled);
+  w.Key("overdue").Int(s.overdue).Key("unassigned").Int(s.unassigned);
+  w.Key("urgent_or_high").Int(s.urgent_or_high);
+  w.EndObject();
+  w.Key("recent_comments").Int(s.recent_comments);
+  w.Key("recent_tasks").BeginArray();
+  for (const store::RecentTask& t : s.recent) {
+    w.BeginObject();
+    w.Key("id").String(t.id).Key("title").String(t.title);
+    w.Key("status").String(domain::TaskStatusName(t.status));
+    w.Key("updated_at").String(FormatRfc3339Ms(t.updated_at_ms));
+    w.EndObject();
+  }
+  w.EndArray();
   return std::move(w.EndObject()).Take();
 }
 

@@ -634,4 +634,82 @@ Awaitable<std::vector<Comment>> ListComments(SqlTransaction& tx, std::string org
 
 std::string SortKey(const Comment& c) { return std::to_string(c.created_at_ms); }
 
+// --- the project summary ------------------------------------------------------------------
+
+Awaitable<ProjectSummary> GetProjectSummary(SqlTransaction& tx, std::string org_id,
+                                            SummaryQuery query) {
+  using platform::ports::SqlStatement;
+  // The statements repeat their text with different parameters, so that each is prepared once
+  // per connection and every later summary reuses it.
+  constexpr std::string_view kByStatus =
+      "SELECT COUNT(*) AS n FROM tasks WHERE org_id = $1 AND project_id = $2 AND status = $3";
+  constexpr std::string_view kOpen =
+      "SELECT COUNT(*) AS n FROM tasks WHERE org_id = $1 AND project_id = $2 "
+      "AND status IN ('todo', 'in_progress')";
+  const std::string open(kOpen);
+  std::vector<SqlStatement> batch;
+  batch.reserve(10);
+  batch.emplace_back(
+      "SELECT " + std::string(kProjectColumns) + " FROM projects WHERE org_id = $1 AND id = $2",
+      SqlParams{org_id, query.project_id});
+  for (const domain::TaskStatus status :
+       {domain::TaskStatus::kTodo, domain::TaskStatus::kInProgress, domain::TaskStatus::kDone,
+        domain::TaskStatus::kCanceled}) {
+    batch.emplace_back(
+        std::string(kByStatus),
+        SqlParams{org_id, query.project_id, std::string(domain::TaskStatusName(status))});
+  }
+  batch.emplace_back(open + " AND due_date < $3", SqlParams{org_id, query.project_id, query.today});
+  batch.emplace_back(open + " AND assignee_id IS NULL", SqlParams{org_id, query.project_id});
+  batch.emplace_back(
+      open + " AND priority IN ($3, $4)",
+      SqlParams{org_id, query.project_id, domain::kPriorityUrgent, domain::kPriorityHigh});
+  batch.emplace_back(
+      "SELECT COUNT(*) AS n FROM comments c WHERE c.org_id = $1 AND c.created_at_ms >= $3 AND "
+      "c.task_id IN (SELECT t.id FROM tasks t WHERE t.org_id = $1 AND t.project_id = $2)",
+      SqlParams{org_id, query.project_id, query.comments_since_ms});
+  batch.emplace_back(
+      "SELECT id, title, status, updated_at_ms FROM tasks WHERE org_id = $1 AND project_id = $2 "
+      "ORDER BY updated_at_ms DESC, id DESC LIMIT $3",
+      SqlParams{org_id, query.project_id, std::int64_t{query.recent}});
+  auto results = co_await tx.ExecuteBatch(std::move(batch));
+  if (!results) co_return std::unexpected(results.error());
+  if (results->size() != 10) co_return std::unexpected(Corrupt("summary: result count"));
+  const std::vector<SqlResult>& r = *results;
+  if (r[0].rows.empty()) co_return core::Fail(ErrorCode::kNotFound, "no such project");
+  ProjectSummary out;
+  auto project = ProjectFrom(r[0].rows.front());
+  if (!project) co_return std::unexpected(project.error());
+  out.project = std::move(*project);
+  std::int64_t* const counts[] = {&out.todo,           &out.in_progress,    &out.done,
+                                  &out.canceled,       &out.overdue,        &out.unassigned,
+                                  &out.urgent_or_high, &out.recent_comments};
+  for (std::size_t i = 0; i < std::size(counts); ++i) {
+    const SqlResult& count = r[i + 1];
+    if (count.rows.size() != 1) co_return std::unexpected(Corrupt("summary: count rows"));
+    auto n = count.rows.front().Get<std::int64_t>("n");
+    if (!n) co_return std::unexpected(n.error());
+    *counts[i] = *n;
+  }
+  for (const SqlRow& row : r[9].rows) {
+    auto id = row.Get<std::string>("id");
+    auto title = row.Get<std::string>("title");
+    auto status = row.Get<std::string>("status");
+    auto updated = row.Get<std::int64_t>("updated_at_ms");
+    if (!id) co_return std::unexpected(id.error());
+    if (!title) co_return std::unexpected(title.error());
+    if (!status) co_return std::unexpected(status.error());
+    if (!updated) co_return std::unexpected(updated.error());
+    auto parsed = domain::ParseTaskStatus(*status);
+    if (!parsed) co_return std::unexpected(Corrupt("task status " + *status));
+    RecentTask t;
+    t.id = std::move(*id);
+    t.title = std::move(*title);
+    t.status = *parsed;
+    t.updated_at_ms = *updated;
+    out.recent.push_back(std::move(t));
+  }
+  co_return out;
+}
+
 }  // namespace trellis::work::store

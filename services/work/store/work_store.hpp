@@ -122,4 +122,43 @@ struct CommentQuery {
                                                                    const CommentQuery& query);
 [[nodiscard]] std::string SortKey(const domain::Comment& comment);
 
+// --- the project summary ------------------------------------------------------------------
+
+// What the summary counts against: today's date for "overdue" and the start of the window for
+// "recent comments", both from the caller's clock.
+struct SummaryQuery {
+  std::string project_id;
+  std::string today;                   // YYYY-MM-DD (UTC)
+  std::int64_t comments_since_ms = 0;  // comments created at or after this count
+  int recent = 5;                      // how many recently updated tasks to list
+};
+
+// One of the most recently updated tasks.
+struct RecentTask {
+  std::string id;
+  std::string title;
+  domain::TaskStatus status = domain::TaskStatus::kTodo;
+  std::int64_t updated_at_ms = 0;
+};
+
+// A project board's header. "Open" tasks are those in todo or in_progress.
+struct ProjectSummary {
+  domain::Project project;
+  std::int64_t todo = 0;
+  std::int64_t in_progress = 0;
+  std::int64_t done = 0;
+  std::int64_t canceled = 0;
+  std::int64_t overdue = 0;          // open, due_date before today
+  std::int64_t unassigned = 0;       // open, no assignee
+  std::int64_t urgent_or_high = 0;   // open, priority urgent or high
+  std::int64_t recent_comments = 0;  // on the project's tasks, since comments_since_ms
+  std::vector<RecentTask> recent;    // most recently updated first
+};
+
+// Ten independent queries (the project, four status counts, overdue, unassigned, urgent or
+// high, recent comments, the recent tasks) sent with one ExecuteBatch: one round trip on
+// PostgreSQL. kNotFound when the org has no such project.
+[[nodiscard]] Awaitable<ProjectSummary> GetProjectSummary(SqlTransaction& tx, std::string org_id,
+                                                          SummaryQuery query);
+
 }  // namespace trellis::work::store

@@ -51,21 +51,32 @@ constexpr std::string_view kLandingTail = R"(<p>The platform's own endpoints:</p
 }  // namespace
 
 void Health::AddCheck(std::string name, std::function<bool()> check) {
+  AddCheck(std::move(name), std::function<CheckState()>([check = std::move(check)] {
+             return check() ? CheckState::kOk : CheckState::kFailing;
+           }));
+}
+
+void Health::AddCheck(std::string name, std::function<CheckState()> check) {
   checks_.emplace_back(std::move(name), std::move(check));
 }
 
 std::pair<bool, std::string> Health::Ready() const {
-  bool ok = !Draining();
-  std::string body = "{\"status\":\"";
+  bool failing = false;
+  bool degraded = false;
   std::string checks;
   for (const auto& [name, check] : checks_) {
-    const bool pass = check();
-    ok = ok && pass;
+    const CheckState state = check();
+    failing = failing || state == CheckState::kFailing;
+    degraded = degraded || state == CheckState::kDegraded;
     checks += checks.empty() ? "" : ",";
     platform::core::AppendJsonString(checks, name);
-    checks += pass ? ":\"ok\"" : ":\"failing\"";
+    checks += state == CheckState::kOk         ? ":\"ok\""
+              : state == CheckState::kDegraded ? ":\"degraded\""
+                                               : ":\"failing\"";
   }
-  body += Draining() ? "draining" : (ok ? "ready" : "not_ready");
+  const bool ok = !Draining() && !failing;
+  std::string body = "{\"status\":\"";
+  body += Draining() ? "draining" : (failing ? "not_ready" : (degraded ? "degraded" : "ready"));
   body += "\",\"checks\":{" + checks + "}}";
   return {ok, body};
 }

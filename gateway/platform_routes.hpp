@@ -20,18 +20,25 @@
 namespace trellis::gateway {
 
 // What /readyz reports: not draining, and every registered dependency check passing.
+// A dependency's state for /readyz. Degraded: part of it is down but the node still serves
+// (the PostgreSQL primary is gone and replicas answer reads): still ready, since taking every
+// node out of the load balancer would turn read-only service into none.
+enum class CheckState { kOk, kDegraded, kFailing };
+
 class Health {
  public:
   void SetDraining() { draining_.store(true); }
   [[nodiscard]] bool Draining() const { return draining_.load(); }
   // Adds a named dependency check (database, cache, broker) for /readyz. Start-up only.
   void AddCheck(std::string name, std::function<bool()> check);
-  // JSON body and whether every check passed.
+  void AddCheck(std::string name, std::function<CheckState()> check);
+  // JSON body (status ready, degraded, not_ready or draining, and each check's state) and
+  // whether the node is ready: not draining and no check failing.
   [[nodiscard]] std::pair<bool, std::string> Ready() const;
 
  private:
   std::atomic<bool> draining_{false};
-  std::vector<std::pair<std::string, std::function<bool()>>> checks_;
+  std::vector<std::pair<std::string, std::function<CheckState()>>> checks_;
 };
 
 struct PlatformRoutesSettings {

@@ -141,7 +141,11 @@ const Schema& ConfigSchema() {
               "Connections per context role and server (primary, each replica)."));
     s.Add(Int("postgres.connect_timeout_ms", 2000, 100, 60000,
               "How long a new connection may take (also bounded by the request deadline)."));
-    s.Add(Int("postgres.max_replica_lag_ms", 5000, 0, 3600000,
+    s.Add(Int("postgres.backoff_cap_ms", 1000, 50, 60000,
+              "After a failed connect, new connects back off (jittered, doubling from 50 ms) up "
+              "to this; meanwhile transactions answer 503 at once. After a failover, writes "
+              "resume within it."));
+    s.Add(Int("postgres.max_replica_lag_ms", 1000, 1, 3600000,
               "A replica further behind the primary than this is taken out of rotation until "
               "it catches up."));
     s.Add(Bool("postgres.pipeline", true,

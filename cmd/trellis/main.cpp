@@ -128,6 +128,7 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
   }
   (*product)->AddRoutes(router);
   (*product)->AddMiddleware(chain);
+  (*product)->AddHealthChecks(health);
   if (demo) {
     auto seeded = trellis::cmd::SeedDemo(**product);
     if (!seeded) {

@@ -12,6 +12,7 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "gateway/authn/authn_middleware.hpp"
 #include "gateway/live/live_hub.hpp"
+#include "gateway/platform_routes.hpp"
 #include "platform/auth/oidc_verifier.hpp"
 #include "platform/core/config.hpp"
 #include "platform/events/runtime.hpp"
@@ -99,6 +100,7 @@ Result<OpenedStore> OpenDatabase(const ProductSettings& settings, const Database
     s.search_path = db.name;
     s.max_connections = static_cast<std::size_t>(settings.postgres.pool_size);
     s.connect_timeout = std::chrono::milliseconds(settings.postgres.connect_timeout_ms);
+    s.backoff_cap = std::chrono::milliseconds(settings.postgres.backoff_cap_ms);
     s.pipeline = settings.postgres.pipeline;
     if (purpose == Purpose::kServe) {
       s.replica_conninfos = settings.postgres.replicas;
@@ -216,7 +218,8 @@ struct Product::Impl {
   std::unique_ptr<platform::ports::SqlStore> work_db;
   std::unique_ptr<platform::ports::SqlStore> audit_db;
   std::unique_ptr<platform::ports::SqlStore> edge_db;
-  std::vector<adapters::postgres::PgStore*> postgres;  // the above, when on PostgreSQL
+  // The above by context name, when on PostgreSQL.
+  std::vector<std::pair<std::string, adapters::postgres::PgStore*>> postgres;
 
   std::unique_ptr<platform::rest::Idempotency> idempotency;
   std::unique_ptr<identity::app::IdentityApp> identity;
@@ -273,7 +276,7 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
                                registry, nullptr);
     if (!opened) return std::unexpected(opened.error());
     *slot = std::move(opened->store);
-    if (opened->postgres) p.postgres.push_back(opened->postgres);
+    if (opened->postgres) p.postgres.emplace_back(db->name, opened->postgres);
   }
 
   platform::rest::SetCursorKey(p.settings.cursor_key);
@@ -389,8 +392,18 @@ void Product::Stop() {
   impl_->background_thread.join();
 }
 
+void Product::AddHealthChecks(gateway::Health& health) {
+  for (const auto& [name, store] : impl_->postgres) {
+    health.AddCheck("postgres:" + name, [store = store] {
+      const auto h = store->Health();
+      if (h.ok) return gateway::CheckState::kOk;
+      return h.degraded ? gateway::CheckState::kDegraded : gateway::CheckState::kFailing;
+    });
+  }
+}
+
 Result<void> Product::ReloadCredentials() {
-  for (auto* store : impl_->postgres) {
+  for (const auto& [name, store] : impl_->postgres) {
     if (auto ok = store->ReloadCredentials(); !ok) return ok;
   }
   return {};
@@ -445,6 +458,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.postgres.pool_size = static_cast<int>(c.Int("postgres.pool_size"));
   s.postgres.connect_timeout_ms = static_cast<int>(c.Int("postgres.connect_timeout_ms"));
   s.postgres.max_replica_lag_ms = static_cast<int>(c.Int("postgres.max_replica_lag_ms"));
+  s.postgres.backoff_cap_ms = static_cast<int>(c.Int("postgres.backoff_cap_ms"));
   s.postgres.pipeline = c.Bool("postgres.pipeline");
   return s;
 }

@@ -29,6 +29,9 @@ struct OidcSettings;
 namespace trellis::work::app {
 class WorkApp;
 }
+namespace trellis::gateway {
+class Health;
+}
 
 namespace trellis::cmd {
 
@@ -63,7 +66,8 @@ struct ProductSettings {
     std::filesystem::path password_dir;  // a file per role, named after it
     int pool_size = 8;
     int connect_timeout_ms = 2000;
-    int max_replica_lag_ms = 5000;
+    int max_replica_lag_ms = 1000;
+    int backoff_cap_ms = 1000;
     bool pipeline = true;  // ExecuteBatch in one round trip
   };
   Postgres postgres;
@@ -91,6 +95,9 @@ class Product {
 
   void AddRoutes(platform::http::Router& router);
   void AddMiddleware(platform::http::MiddlewareChain& chain);
+  // /readyz checks of the databases: on PostgreSQL one per context (degraded while the primary
+  // is down and a replica serves reads; failing when neither answers).
+  void AddHealthChecks(gateway::Health& health);
   // Starts the background work (event relay and consumers, key rotation) on its own thread.
   void Start();
   // Stops it and waits; call after the server has drained.

@@ -622,9 +622,10 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
         auto user = co_await store::FindUserBySubject(tx, request.issuer(), request.subject());
         if (!user) co_return std::unexpected(user.error());
         found = std::move(*user);
-        const std::string& mail = found ? found->email : email;
-        if (!mail.empty() && request.email_verified()) {
-          auto has = co_await store::HasPendingInvites(tx, mail);
+        // The address the issuer vouches for now, not the one stored at first sight: an
+        // address a user has since left must not take up invitations to it.
+        if (verified) {
+          auto has = co_await store::HasPendingInvites(tx, email);
           if (!has) co_return std::unexpected(has.error());
           pending = *has;
         }
@@ -665,9 +666,9 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
             }
             found = std::move(u);
           }
-          // Invitations go to an address: only a verified one may take them up.
-          if (found->email.empty() || !request.email_verified()) co_return Result<void>();
-          auto joined = co_await ActivatePendingMemberships(tx, found->id, found->email, now, ids_);
+          // Invitations go to an address: only the verified one of this token may take them up.
+          if (!verified) co_return Result<void>();
+          auto joined = co_await ActivatePendingMemberships(tx, found->id, email, now, ids_);
           if (!joined) co_return std::unexpected(joined.error());
           activated = *joined > 0;
           co_return Result<void>();

@@ -81,5 +81,41 @@ TEST_F(IdentityAppTest, OnlyAVerifiedEmailTakesUpAnInvitation) {
   EXPECT_TRUE(IsMember(org->id, verified.id()));
 }
 
+// Invitations follow the address the issuer vouches for in this token, not the one stored when
+// the user was first seen: a user who moved from old@ to new@ at their issuer takes up new@'s
+// invitations and no longer old@'s.
+TEST_F(IdentityAppTest, InvitationsFollowTheTokensVerifiedAddressNotTheStoredOne) {
+  const auto owner = Resolve("owner", "owner@example.com", true);
+  CreateOrgInput org_input;
+  org_input.name = "Acme";
+  org_input.slug = "acme-moves";
+  auto org = RunSync(app_->AdminCreateOrg({}, org_input, owner.id()));
+  ASSERT_TRUE(org.has_value()) << org.error().message;
+  const auto mover = Resolve("mover", "old@example.com", true);
+  core::Principal who;
+  who.user_id = owner.id();
+  InviteInput to_old;
+  to_old.email = "old@example.com";
+  to_old.role = domain::Role::kMember;
+  ASSERT_TRUE(RunSync(app_->InviteMember(who, {}, org->id, to_old)).has_value());
+
+  // The issuer now says the subject's (verified) address is new@: old@'s invitation waits.
+  EXPECT_EQ(Resolve("mover", "new@example.com", true).id(), mover.id());
+  EXPECT_FALSE(IsMember(org->id, mover.id()));
+
+  CreateOrgInput second_input;
+  second_input.name = "Beta";
+  second_input.slug = "beta-moves";
+  auto second = RunSync(app_->AdminCreateOrg({}, second_input, owner.id()));
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  InviteInput to_new;
+  to_new.email = "new@example.com";
+  to_new.role = domain::Role::kMember;
+  ASSERT_TRUE(RunSync(app_->InviteMember(who, {}, second->id, to_new)).has_value());
+  EXPECT_EQ(Resolve("mover", "new@example.com", true).id(), mover.id());
+  EXPECT_TRUE(IsMember(second->id, mover.id()));
+  EXPECT_FALSE(IsMember(org->id, mover.id()));
+}
+
 }  // namespace
 }  // namespace trellis::identity::app

@@ -1,15 +1,21 @@
-// The work repository against a real, migrated SQLite file: every function, and org scoping
-// (a row of org B is never read, changed or deleted through org A).
+// The work repository on both engines (tests/support/sql_engines.hpp): a migrated SQLite file,
+// and PostgreSQL as trellis_work under row-level security. Every function, and org scoping (a
+// row of org B is never read, changed or deleted through org A). Each transaction carries its
+// org; the cross-org attempts run in the transaction of the org that owns the row, so that on
+// PostgreSQL the row is visible to it and only the query's org filter refuses (the database's
+// own refusal has a case of its own).
 #include "services/work/store/work_store.hpp"
 
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "services/work/work_test_support.hpp"
+#include "platform/ports/run_sync.hpp"
+#include "tests/support/sql_engines.hpp"
 
 namespace trellis::work::store {
 namespace {
@@ -21,18 +27,22 @@ using domain::Comment;
 using domain::Project;
 using domain::Task;
 using domain::TaskStatus;
+using platform::ports::RunSync;
 using platform::ports::TransactionOptions;
-using testing::RunSync;
-using testing::WorkDb;
+using tests::support::EngineStore;
+using tests::support::SqlContext;
+using tests::support::SqlEngine;
 
 constexpr const char* kOrgA = "org-a";
 constexpr const char* kOrgB = "org-b";
 
-class WorkStoreTest : public ::testing::Test {
+class WorkStoreTest : public ::testing::TestWithParam<SqlEngine> {
  protected:
-  // Runs body in one write transaction.
-  Result<void> Tx(std::function<Awaitable<void>(SqlTransaction&)> body) {
-    return RunSync(db_.Store().Transact(TransactionOptions(), std::move(body)));
+  WorkStoreTest() : db_(EngineStore::Open(GetParam(), SqlContext::kWork)) {}
+
+  // Runs body in one write transaction of `org`.
+  Result<void> Tx(const std::string& org, std::function<Awaitable<void>(SqlTransaction&)> body) {
+    return RunSync(db_->Store().Transact(TransactionOptions().Org(org), std::move(body)));
   }
 
   Project MakeProject(const std::string& org, const std::string& id, std::int64_t created) {
@@ -58,29 +68,32 @@ class WorkStoreTest : public ::testing::Test {
     return t;
   }
   void Insert(const Project& p) {
-    auto r = Tx([&](SqlTransaction& tx) { return InsertProject(tx, p); });
+    auto r = Tx(p.org_id, [&](SqlTransaction& tx) { return InsertProject(tx, p); });
     ASSERT_TRUE(r) << r.error().internal;
   }
   void Insert(const Task& t) {
-    auto r = Tx([&](SqlTransaction& tx) { return InsertTask(tx, t); });
+    auto r = Tx(t.org_id, [&](SqlTransaction& tx) { return InsertTask(tx, t); });
     ASSERT_TRUE(r) << r.error().internal;
   }
   void Insert(const Comment& c) {
-    auto r = Tx([&](SqlTransaction& tx) { return InsertComment(tx, c); });
+    auto r = Tx(c.org_id, [&](SqlTransaction& tx) { return InsertComment(tx, c); });
     ASSERT_TRUE(r) << r.error().internal;
   }
-  Result<Project> FetchProject(const std::string& org, const std::string& id) {
+  // In a transaction of `as` (default: `org`).
+  Result<Project> FetchProject(const std::string& org, const std::string& id,
+                               const std::string& as = "") {
     Result<Project> out = core::Fail(ErrorCode::kInternal, "unset");
-    auto r = Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+    auto r = Tx(as.empty() ? org : as, [&](SqlTransaction& tx) -> Awaitable<void> {
       out = co_await GetProject(tx, org, id);
       co_return Result<void>();
     });
     EXPECT_TRUE(r);
     return out;
   }
-  Result<Task> FetchTask(const std::string& org, const std::string& id) {
+  Result<Task> FetchTask(const std::string& org, const std::string& id,
+                         const std::string& as = "") {
     Result<Task> out = core::Fail(ErrorCode::kInternal, "unset");
-    auto r = Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+    auto r = Tx(as.empty() ? org : as, [&](SqlTransaction& tx) -> Awaitable<void> {
       out = co_await GetTask(tx, org, id);
       co_return Result<void>();
     });
@@ -89,11 +102,11 @@ class WorkStoreTest : public ::testing::Test {
   }
   Result<std::vector<Task>> List(const std::string& org, const TaskQuery& q) {
     Result<std::vector<Task>> out = core::Fail(ErrorCode::kInternal, "unset");
-    auto r = RunSync(db_.Store().Transact(TransactionOptions().ReadOnly(),
-                                          [&](SqlTransaction& tx) -> Awaitable<void> {
-                                            out = co_await ListTasks(tx, org, q);
-                                            co_return Result<void>();
-                                          }));
+    auto r = RunSync(db_->Store().Transact(TransactionOptions().ReadOnly().Org(org),
+                                           [&](SqlTransaction& tx) -> Awaitable<void> {
+                                             out = co_await ListTasks(tx, org, q);
+                                             co_return Result<void>();
+                                           }));
     EXPECT_TRUE(r);
     return out;
   }
@@ -107,10 +120,10 @@ class WorkStoreTest : public ::testing::Test {
     return out;
   }
 
-  WorkDb db_;
+  std::unique_ptr<EngineStore> db_;
 };
 
-TEST_F(WorkStoreTest, ProjectsRoundTripAndStayInTheirOrg) {
+TEST_P(WorkStoreTest, ProjectsRoundTripAndStayInTheirOrg) {
   Project p = MakeProject(kOrgA, "p1", 1000);
   p.description = "The first";
   Insert(p);
@@ -122,28 +135,28 @@ TEST_F(WorkStoreTest, ProjectsRoundTripAndStayInTheirOrg) {
   EXPECT_EQ(got->version, 1);
   EXPECT_EQ(got->created_at_ms, 1000);
 
-  auto other = FetchProject(kOrgB, "p1");
+  auto other = FetchProject(kOrgB, "p1", /*as=*/kOrgA);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(WorkStoreTest, UpdateProjectNeedsTheExpectedVersionAndItsOrg) {
+TEST_P(WorkStoreTest, UpdateProjectNeedsTheExpectedVersionAndItsOrg) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Project changed = MakeProject(kOrgA, "p1", 1000);
   changed.name = "Renamed";
   changed.archived = true;
   changed.version = 2;
   changed.updated_at_ms = 2000;
-  auto stale = Tx([&](SqlTransaction& tx) { return UpdateProject(tx, changed, 7); });
+  auto stale = Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateProject(tx, changed, 7); });
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, ErrorCode::kFailedPrecondition);
 
   Project foreign = changed;
   foreign.org_id = kOrgB;
-  auto cross = Tx([&](SqlTransaction& tx) { return UpdateProject(tx, foreign, 1); });
+  auto cross = Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateProject(tx, foreign, 1); });
   EXPECT_FALSE(cross);
 
-  auto ok = Tx([&](SqlTransaction& tx) { return UpdateProject(tx, changed, 1); });
+  auto ok = Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateProject(tx, changed, 1); });
   ASSERT_TRUE(ok) << ok.error().internal;
   auto got = FetchProject(kOrgA, "p1");
   ASSERT_TRUE(got);
@@ -153,7 +166,7 @@ TEST_F(WorkStoreTest, UpdateProjectNeedsTheExpectedVersionAndItsOrg) {
   EXPECT_EQ(got->updated_at_ms, 2000);
 }
 
-TEST_F(WorkStoreTest, ListProjectsPagesByKeysetFiltersArchivedAndScopesByOrg) {
+TEST_P(WorkStoreTest, ListProjectsPagesByKeysetFiltersArchivedAndScopesByOrg) {
   for (int i = 0; i < 5; ++i) {
     Project p = MakeProject(kOrgA, "p" + std::to_string(i), 1000 + i);
     p.archived = i == 2;
@@ -165,7 +178,7 @@ TEST_F(WorkStoreTest, ListProjectsPagesByKeysetFiltersArchivedAndScopesByOrg) {
   q.limit = 2;
   for (int page = 0; page < 5; ++page) {
     Result<std::vector<Project>> got = core::Fail(ErrorCode::kInternal, "unset");
-    ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+    ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
       got = co_await ListProjects(tx, kOrgA, q);
       co_return Result<void>();
     }));
@@ -181,7 +194,7 @@ TEST_F(WorkStoreTest, ListProjectsPagesByKeysetFiltersArchivedAndScopesByOrg) {
   active.descending = false;
   active.sort = ProjectSort::kName;
   Result<std::vector<Project>> got = core::Fail(ErrorCode::kInternal, "unset");
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
     got = co_await ListProjects(tx, kOrgA, active);
     co_return Result<void>();
   }));
@@ -191,7 +204,7 @@ TEST_F(WorkStoreTest, ListProjectsPagesByKeysetFiltersArchivedAndScopesByOrg) {
   for (const Project& p : *got) EXPECT_FALSE(p.archived);
 }
 
-TEST_F(WorkStoreTest, TasksRoundTripWithLabelsAndStayInTheirOrg) {
+TEST_P(WorkStoreTest, TasksRoundTripWithLabelsAndStayInTheirOrg) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Task t = MakeTask(kOrgA, "p1", "t1", 1000);
   t.description = "details";
@@ -210,22 +223,22 @@ TEST_F(WorkStoreTest, TasksRoundTripWithLabelsAndStayInTheirOrg) {
   EXPECT_EQ(got->due_date, "2026-12-01");
   EXPECT_EQ(got->labels, (std::vector<std::string>{"backend", "bug"}));
 
-  auto other = FetchTask(kOrgB, "t1");
+  auto other = FetchTask(kOrgB, "t1", /*as=*/kOrgA);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(WorkStoreTest, ATaskNeedsAProjectOfItsOwnOrg) {
+TEST_P(WorkStoreTest, ATaskNeedsAProjectOfItsOwnOrg) {
   Insert(MakeProject(kOrgB, "pb", 1000));
   Task t = MakeTask(kOrgA, "pb", "t1", 1000);
-  auto r = Tx([&](SqlTransaction& tx) { return InsertTask(tx, t); });
+  auto r = Tx(kOrgA, [&](SqlTransaction& tx) { return InsertTask(tx, t); });
   // The foreign key (org_id, project_id) refuses it; the use cases check first, so this is a
   // last line of defence and its error code is the adapter's business.
   EXPECT_FALSE(r);
   EXPECT_EQ(FetchTask(kOrgA, "t1").error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(WorkStoreTest, UpdateTaskReplacesLabelsAndChecksTheVersion) {
+TEST_P(WorkStoreTest, UpdateTaskReplacesLabelsAndChecksTheVersion) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Task t = MakeTask(kOrgA, "p1", "t1", 1000);
   t.labels = {"a", "b"};
@@ -234,11 +247,11 @@ TEST_F(WorkStoreTest, UpdateTaskReplacesLabelsAndChecksTheVersion) {
   t.labels = {"c"};
   t.assignee_id.reset();
   t.version = 2;
-  auto stale = Tx([&](SqlTransaction& tx) { return UpdateTask(tx, t, 5, true); });
+  auto stale = Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateTask(tx, t, 5, true); });
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, ErrorCode::kFailedPrecondition);
 
-  auto ok = Tx([&](SqlTransaction& tx) { return UpdateTask(tx, t, 1, true); });
+  auto ok = Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateTask(tx, t, 1, true); });
   ASSERT_TRUE(ok) << ok.error().internal;
   auto got = FetchTask(kOrgA, "t1");
   ASSERT_TRUE(got);
@@ -249,10 +262,10 @@ TEST_F(WorkStoreTest, UpdateTaskReplacesLabelsAndChecksTheVersion) {
   Task foreign = t;
   foreign.org_id = kOrgB;
   foreign.version = 3;
-  EXPECT_FALSE(Tx([&](SqlTransaction& tx) { return UpdateTask(tx, foreign, 2, false); }));
+  EXPECT_FALSE(Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateTask(tx, foreign, 2, false); }));
 }
 
-TEST_F(WorkStoreTest, DeleteTaskTakesItsLabelsAndCommentsAndOnlyInItsOrg) {
+TEST_P(WorkStoreTest, DeleteTaskTakesItsLabelsAndCommentsAndOnlyInItsOrg) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Task t = MakeTask(kOrgA, "p1", "t1", 1000);
   t.labels = {"x"};
@@ -265,17 +278,17 @@ TEST_F(WorkStoreTest, DeleteTaskTakesItsLabelsAndCommentsAndOnlyInItsOrg) {
   c.body = "hello";
   Insert(c);
 
-  auto cross = Tx([&](SqlTransaction& tx) { return DeleteTask(tx, kOrgB, "t1", 1); });
+  auto cross = Tx(kOrgA, [&](SqlTransaction& tx) { return DeleteTask(tx, kOrgB, "t1", 1); });
   EXPECT_FALSE(cross);
-  auto stale = Tx([&](SqlTransaction& tx) { return DeleteTask(tx, kOrgA, "t1", 2); });
+  auto stale = Tx(kOrgA, [&](SqlTransaction& tx) { return DeleteTask(tx, kOrgA, "t1", 2); });
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, ErrorCode::kFailedPrecondition);
-  auto ok = Tx([&](SqlTransaction& tx) { return DeleteTask(tx, kOrgA, "t1", 1); });
+  auto ok = Tx(kOrgA, [&](SqlTransaction& tx) { return DeleteTask(tx, kOrgA, "t1", 1); });
   ASSERT_TRUE(ok) << ok.error().internal;
   EXPECT_EQ(FetchTask(kOrgA, "t1").error().code, ErrorCode::kNotFound);
 
   std::int64_t leftovers = -1;
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
     auto r = co_await tx.Execute(
         "SELECT (SELECT COUNT(*) FROM task_labels) + (SELECT COUNT(*) FROM comments) AS n");
     if (!r) co_return std::unexpected(r.error());
@@ -289,7 +302,7 @@ TEST_F(WorkStoreTest, DeleteTaskTakesItsLabelsAndCommentsAndOnlyInItsOrg) {
   EXPECT_TRUE(Ids(kOrgA, q).empty());  // gone from the search index too
 }
 
-TEST_F(WorkStoreTest, ListTasksFiltersAndNeverShowsAnotherOrg) {
+TEST_P(WorkStoreTest, ListTasksFiltersAndNeverShowsAnotherOrg) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Insert(MakeProject(kOrgA, "p2", 1000));
   Insert(MakeProject(kOrgB, "p1", 1000));  // same project id in another org
@@ -352,7 +365,7 @@ TEST_F(WorkStoreTest, ListTasksFiltersAndNeverShowsAnotherOrg) {
   EXPECT_EQ(labelled->at(2).labels, std::vector<std::string>{"bug"});
 }
 
-TEST_F(WorkStoreTest, FullTextSearchFollowsEditsAndStaysInTheOrg) {
+TEST_P(WorkStoreTest, FullTextSearchFollowsEditsAndStaysInTheOrg) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Insert(MakeProject(kOrgB, "p1", 1000));
   Task a = MakeTask(kOrgA, "p1", "t1", 1001);
@@ -382,14 +395,14 @@ TEST_F(WorkStoreTest, FullTextSearchFollowsEditsAndStaysInTheOrg) {
   a.title = "Fix the signup page";
   a.description.clear();
   a.version = 2;
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) { return UpdateTask(tx, a, 1, false); }));
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateTask(tx, a, 1, false); }));
   q.text = "login";
   EXPECT_TRUE(Ids(kOrgA, q).empty());
   q.text = "signup";
   EXPECT_EQ(Ids(kOrgA, q), std::vector<std::string>{"t1"});
 }
 
-TEST_F(WorkStoreTest, KeysetPagesHaveNoDuplicatesOrGapsUnderInserts) {
+TEST_P(WorkStoreTest, KeysetPagesHaveNoDuplicatesOrGapsUnderInserts) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   for (int i = 0; i < 25; ++i) {
     // Several tasks share a timestamp: the id breaks ties.
@@ -425,7 +438,7 @@ TEST_F(WorkStoreTest, KeysetPagesHaveNoDuplicatesOrGapsUnderInserts) {
   }
 }
 
-TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) {
+TEST_P(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) {
   Insert(MakeProject(kOrgA, "p1", 1000));
   Insert(MakeTask(kOrgA, "p1", "t1", 1000));
   Insert(MakeTask(kOrgA, "p1", "t2", 1000));
@@ -440,7 +453,7 @@ TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) 
     Insert(c);
   }
   Result<Comment> got = core::Fail(ErrorCode::kInternal, "unset");
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
     got = co_await GetComment(tx, kOrgA, "t1", "c2");
     co_return Result<void>();
   }));
@@ -448,7 +461,7 @@ TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) 
   EXPECT_EQ(got->body, "comment 2");
   for (const auto& [org, task] :
        std::vector<std::pair<std::string, std::string>>{{kOrgB, "t1"}, {kOrgA, "t2"}}) {
-    ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+    ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
       got = co_await GetComment(tx, org, task, "c2");
       co_return Result<void>();
     }));
@@ -463,10 +476,10 @@ TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) 
   edited.author_id = "user-1";
   edited.body = "edited";
   edited.version = 2;
-  EXPECT_FALSE(Tx([&](SqlTransaction& tx) { return UpdateComment(tx, edited, 9); }));
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) { return UpdateComment(tx, edited, 1); }));
-  EXPECT_FALSE(Tx([&](SqlTransaction& tx) { return DeleteComment(tx, kOrgB, "c3", 1); }));
-  ASSERT_TRUE(Tx([&](SqlTransaction& tx) { return DeleteComment(tx, kOrgA, "c3", 1); }));
+  EXPECT_FALSE(Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateComment(tx, edited, 9); }));
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) { return UpdateComment(tx, edited, 1); }));
+  EXPECT_FALSE(Tx(kOrgA, [&](SqlTransaction& tx) { return DeleteComment(tx, kOrgB, "c3", 1); }));
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) { return DeleteComment(tx, kOrgA, "c3", 1); }));
 
   CommentQuery q;
   q.task_id = "t1";
@@ -474,7 +487,7 @@ TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) 
   std::vector<std::string> seen;
   for (int page = 0; page < 5; ++page) {
     Result<std::vector<Comment>> list = core::Fail(ErrorCode::kInternal, "unset");
-    ASSERT_TRUE(Tx([&](SqlTransaction& tx) -> Awaitable<void> {
+    ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
       list = co_await ListComments(tx, kOrgA, q);
       co_return Result<void>();
     }));
@@ -486,6 +499,148 @@ TEST_F(WorkStoreTest, CommentsRoundTripPageOldestFirstAndStayInTheirOrgAndTask) 
   EXPECT_EQ(seen, (std::vector<std::string>{"c0=comment 0", "c1=comment 1", "c2=edited",
                                             "c4=comment 4"}));
 }
+
+TEST_P(WorkStoreTest, ProjectSummaryCountsTheProjectsTasksAndCommentsOnly) {
+  Insert(MakeProject(kOrgA, "p1", 1000));
+  Insert(MakeProject(kOrgA, "p2", 1000));
+  Insert(MakeProject(kOrgB, "p1", 1000));
+  // p1: two todo (one overdue, unassigned and urgent; one due today), one in progress (high,
+  // assigned, overdue), one done (overdue but done), one canceled (urgent but canceled).
+  Task a = MakeTask(kOrgA, "p1", "a", 1000);
+  a.due_date = "2026-11-23";
+  a.priority = domain::kPriorityUrgent;
+  a.updated_at_ms = 5000;
+  Task b = MakeTask(kOrgA, "p1", "b", 1000);
+  b.due_date = "2026-11-24";
+  b.assignee_id = "user-2";
+  b.priority = domain::kPriorityMedium;
+  b.updated_at_ms = 4000;
+  Task c = MakeTask(kOrgA, "p1", "c", 1000);
+  c.status = TaskStatus::kInProgress;
+  c.priority = domain::kPriorityHigh;
+  c.assignee_id = "user-2";
+  c.due_date = "2026-01-01";
+  c.updated_at_ms = 7000;
+  Task d = MakeTask(kOrgA, "p1", "d", 1000);
+  d.status = TaskStatus::kDone;
+  d.due_date = "2026-01-01";
+  d.updated_at_ms = 6000;
+  Task e = MakeTask(kOrgA, "p1", "e", 1000);
+  e.status = TaskStatus::kCanceled;
+  e.priority = domain::kPriorityUrgent;
+  e.updated_at_ms = 3000;
+  // Elsewhere: another project of the org, and the same project id in another org.
+  Task other_project = MakeTask(kOrgA, "p2", "x", 1000);
+  other_project.updated_at_ms = 9000;
+  Task other_org = MakeTask(kOrgB, "p1", "y", 1000);
+  other_org.updated_at_ms = 9000;
+  for (const Task* t : {&a, &b, &c, &d, &e, &other_project, &other_org}) Insert(*t);
+  auto comment = [](const std::string& org, const std::string& id, const std::string& task,
+                    std::int64_t at) {
+    Comment cm;
+    cm.org_id = org;
+    cm.id = id;
+    cm.task_id = task;
+    cm.author_id = "user-1";
+    cm.body = "note";
+    cm.created_at_ms = at;
+    cm.updated_at_ms = at;
+    return cm;
+  };
+  Insert(comment(kOrgA, "c1", "a", 100000));  // in the window
+  Insert(comment(kOrgA, "c2", "d", 100000));  // in the window, on a done task
+  Insert(comment(kOrgA, "c3", "a", 50000));   // before the window
+  Insert(comment(kOrgA, "c4", "x", 100000));  // another project
+  Insert(comment(kOrgB, "c5", "y", 100000));  // another org
+
+  SummaryQuery q;
+  q.project_id = "p1";
+  q.today = "2026-11-24";
+  q.comments_since_ms = 60000;
+  q.recent = 3;
+  Result<ProjectSummary> got = core::Fail(ErrorCode::kInternal, "unset");
+  ASSERT_TRUE(RunSync(db_->Store().Transact(TransactionOptions().ReadOnly().Org(kOrgA),
+                                            [&](SqlTransaction& tx) -> Awaitable<void> {
+                                              got = co_await GetProjectSummary(tx, kOrgA, q);
+                                              co_return Result<void>();
+                                            })));
+  ASSERT_TRUE(got) << got.error().internal;
+  EXPECT_EQ(got->project.id, "p1");
+  EXPECT_EQ(got->project.org_id, kOrgA);
+  EXPECT_EQ(got->todo, 2);
+  EXPECT_EQ(got->in_progress, 1);
+  EXPECT_EQ(got->done, 1);
+  EXPECT_EQ(got->canceled, 1);
+  EXPECT_EQ(got->overdue, 2);         // a and c; not b (due today) nor d (done)
+  EXPECT_EQ(got->unassigned, 1);      // a; d and e are closed
+  EXPECT_EQ(got->urgent_or_high, 2);  // a and c; not e (canceled)
+  EXPECT_EQ(got->recent_comments, 2);
+  std::vector<std::string> recent;
+  for (const RecentTask& t : got->recent) recent.push_back(t.id);
+  EXPECT_EQ(recent, (std::vector<std::string>{"c", "d", "a"}));
+  ASSERT_FALSE(got->recent.empty());
+  EXPECT_EQ(got->recent.front().title, "Task c");
+  EXPECT_EQ(got->recent.front().status, TaskStatus::kInProgress);
+  EXPECT_EQ(got->recent.front().updated_at_ms, 7000);
+
+  // A project of org A asked for through org B: not found.
+  q.project_id = "p2";
+  ASSERT_TRUE(RunSync(db_->Store().Transact(TransactionOptions().ReadOnly().Org(kOrgA),
+                                            [&](SqlTransaction& tx) -> Awaitable<void> {
+                                              got = co_await GetProjectSummary(tx, kOrgB, q);
+                                              co_return Result<void>();
+                                            })));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ErrorCode::kNotFound);
+}
+
+// The database itself keeps the orgs apart: a transaction for org A that asks for org B's task
+// and comment by id, without the org filter the store's queries carry, sees nothing, cannot
+// change them, and cannot write a row of org B.
+TEST_P(WorkStoreTest, TheDatabaseRefusesCrossOrgAccess) {
+  if (!db_->IsPostgres()) {
+    GTEST_SKIP() << "SQLite has no row-level security: org scoping is the queries' job there "
+                    "(the other cases)";
+  }
+  Insert(MakeProject(kOrgB, "pb", 1000));
+  Insert(MakeTask(kOrgB, "pb", "tb", 1000));
+  Comment c;
+  c.org_id = kOrgB;
+  c.id = "cb";
+  c.task_id = "tb";
+  c.author_id = "user-1";
+  c.body = "secret";
+  Insert(c);
+  std::size_t tasks = 99, comments = 99;
+  std::int64_t changed = 99;
+  ASSERT_TRUE(Tx(kOrgA, [&](SqlTransaction& tx) -> Awaitable<void> {
+    platform::ports::SqlParams by_task{std::string("tb")};
+    auto t = co_await tx.Execute("SELECT org_id, title FROM tasks WHERE id = $1", by_task);
+    if (!t) co_return std::unexpected(t.error());
+    tasks = t->rows.size();
+    platform::ports::SqlParams by_comment{std::string("cb")};
+    auto k = co_await tx.Execute("SELECT body FROM comments WHERE id = $1", by_comment);
+    if (!k) co_return std::unexpected(k.error());
+    comments = k->rows.size();
+    platform::ports::SqlParams rename{std::string("stolen"), std::string("tb")};
+    auto u = co_await tx.Execute("UPDATE tasks SET title = $1 WHERE id = $2", rename);
+    if (!u) co_return std::unexpected(u.error());
+    changed = u->rows_affected;
+    co_return Result<void>();
+  }));
+  EXPECT_EQ(tasks, 0u);
+  EXPECT_EQ(comments, 0u);
+  EXPECT_EQ(changed, 0);
+  Project foreign = MakeProject(kOrgB, "px", 2000);
+  EXPECT_FALSE(Tx(kOrgA, [&](SqlTransaction& tx) { return InsertProject(tx, foreign); }))
+      << "a project of org B written by a transaction of org A";
+  // The superuser sees B's rows as they were.
+  EXPECT_EQ(db_->Psql("SELECT title FROM tasks WHERE id = 'tb'"), "Task tb");
+  EXPECT_EQ(db_->Psql("SELECT string_agg(id, ',' ORDER BY id) FROM projects"), "pb");
+}
+
+INSTANTIATE_TEST_SUITE_P(, WorkStoreTest, tests::support::AllSqlEngines(),
+                         tests::support::SqlEngineName);
 
 TEST(WorkFtsQueryTest, QuotesEveryWordAndPrefixesTheLast) {
   EXPECT_EQ(FtsQuery("login page"), "\"login\" \"page\"*");

@@ -337,7 +337,7 @@ TEST_F(TenantIsolationTest, InterleavedRequestsOfTwoOrgsNeverSeeEachOthersRowsDe
   ctx_.restart();
   int next = 0;
   for (int i = 0; i < kInFlight; ++i) {
-    asio::co_spawn(ctx_, Worker(&next), [](std::exception_ptr e) {
+    asio::co_spawn(ctx_, Worker(&next), [](const std::exception_ptr& e) {
       if (e) std::rethrow_exception(e);
     });
   }

@@ -30,8 +30,9 @@ constexpr const char* kContextRoles[] = {"trellis_identity", "trellis_work", "tr
 
 // Applies `files` to `store`; throws with the runner's error.
 void MigrateOrThrow(platform::ports::SqlStore& store,
-                    std::vector<platform::store::MigrationFile> files, const std::string& what) {
-  auto migrations = platform::store::ParseMigrations(std::move(files));
+                    const std::vector<platform::store::MigrationFile>& files,
+                    const std::string& what) {
+  auto migrations = platform::store::ParseMigrations(files);
   if (!migrations) throw std::runtime_error(what + ": " + migrations.error().internal);
   auto applied =
       RunSync(platform::store::Migrate(store, *migrations, core::SystemClock::Instance(), {}));

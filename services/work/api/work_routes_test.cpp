@@ -469,17 +469,20 @@ TEST_F(WorkRoutesTest, ProjectSummaryCountsOpenWorkAndTheLastWeeksComments) {
   const std::string project = Id(MakeProject());
   const std::string other = Id(MakeProject("Other"));
   const std::string assignee = R"(,"assignee_id":")" + users_.at("member") + R"(")";
-  const std::string one =
-      Id(MakeTask(project, R"({"title":"One","priority":1,"due_date":"2023-11-21"})"));
-  const std::string two = Id(MakeTask(
-      project, R"({"title":"Two","status":"in_progress","priority":2,"due_date":"2023-11-22")" +
-                   assignee + "}"));
-  const std::string three = Id(MakeTask(
-      project, R"({"title":"Three","status":"done","priority":1,"due_date":"2023-11-01"})"));
-  const json::object four = MakeTask(project, R"({"title":"Four","priority":3})");
-  const std::string five =
-      Id(MakeTask(project, R"({"title":"Five","status":"canceled","priority":2})"));
-  const std::string six = Id(MakeTask(project, R"({"title":"Six")" + assignee + "}"));
+  // A millisecond between tasks, so that "most recently updated" has no ties.
+  auto task = [&](const std::string& body) {
+    db_.Clock().Advance(std::chrono::milliseconds(1));
+    return MakeTask(project, body);
+  };
+  const std::string one = Id(task(R"({"title":"One","priority":1,"due_date":"2023-11-21"})"));
+  const std::string two =
+      Id(task(R"({"title":"Two","status":"in_progress","priority":2,"due_date":"2023-11-22")" +
+              assignee + "}"));
+  const std::string three =
+      Id(task(R"({"title":"Three","status":"done","priority":1,"due_date":"2023-11-01"})"));
+  const json::object four = task(R"({"title":"Four","priority":3})");
+  const std::string five = Id(task(R"({"title":"Five","status":"canceled","priority":2})"));
+  const std::string six = Id(task(R"({"title":"Six")" + assignee + "}"));
   const std::string noise =
       Id(MakeTask(other, R"({"title":"Noise","priority":1,"due_date":"2023-11-01"})"));
   MakeComment(one, As("member"));  // 8 days old by the time of the summary
@@ -509,7 +512,7 @@ TEST_F(WorkRoutesTest, ProjectSummaryCountsOpenWorkAndTheLastWeeksComments) {
   EXPECT_EQ(body.at("recent_comments"), 2);  // on Two and Three; Noise's is another project's
   std::vector<std::string> recent;
   for (const auto& t : body.at("recent_tasks").as_array()) recent.push_back(S(t.at("id")));
-  // Four was updated last; the rest share their creation time and follow by id, newest first.
+  // Four was updated last; the rest follow by creation, newest first; One is the sixth.
   EXPECT_EQ(recent, (std::vector<std::string>{Id(four), six, five, three, two}));
   EXPECT_EQ(S(body.at("recent_tasks").as_array().front().at("title")), "Four!");
   EXPECT_EQ(S(body.at("recent_tasks").as_array().front().at("status")), "todo");

@@ -170,7 +170,7 @@ core::Error MapResultError(const PGresult* result, std::string_view sql) {
     return {ErrorCode::kDeadlineExceeded, "deadline exceeded", std::move(detail)};
   }
   if (state == "40001" || state == "40P01") {
-    return {ErrorCode::kAborted, "concurrent update, try again", std::move(detail)};
+    return {ErrorCode::kAborted, std::string(kSerializationFailure), std::move(detail)};
   }
   if (state == "25006") {
     return {ErrorCode::kFailedPrecondition, "read-only transaction cannot write",
@@ -635,6 +635,10 @@ std::string FirstKeyword(std::string_view sql) {
     ++i;
   }
   return word;
+}
+
+bool IsSerializationFailure(const core::Error& error) {
+  return error.code == ErrorCode::kAborted && error.message == kSerializationFailure;
 }
 
 bool IsTransactionControl(std::string_view sql) {

@@ -33,6 +33,10 @@ namespace {
 
 // The store's own statements (prepared and cached like any other).
 const std::string kBegin = "BEGIN";
+// TransactionOptions::Serializable: use cases that read, check a rule and write on it. Under
+// READ COMMITTED two of them could both pass the check; SERIALIZABLE makes one fail, and
+// Transact runs its body again, as PostgreSQL's documentation prescribes.
+const std::string kBeginSerializable = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const std::string kBeginReadOnly = "BEGIN READ ONLY";
 const std::string kCommit = "COMMIT";
 const std::string kRollback = "ROLLBACK";
@@ -90,6 +94,10 @@ class PgStore::Impl {
                                         "SQL transactions by outcome.", Labels("rolled_back"))),
         failed_(metrics.AddCounter("trellis_sql_transaction_outcomes_total",
                                    "SQL transactions by outcome.", Labels("failed"))),
+        retries_(metrics.AddCounter("trellis_sql_transaction_retries_total",
+                                    "Write transactions run again after a serialization failure "
+                                    "or a deadlock.",
+                                    Labels())),
         statements_(metrics.AddCounter("trellis_sql_statements_total", "SQL statements executed.",
                                        Labels())),
         errors_(metrics.AddCounter("trellis_sql_errors_total",
@@ -160,8 +168,24 @@ class PgStore::Impl {
     }
   }
 
+  // Runs the body; a serializable one again (up to kAttempts in all, within the deadline) when
+  // PostgreSQL reports a serialization failure or a deadlock: such a body is pure database
+  // work, so running it anew on a fresh snapshot is safe.
   asio::awaitable<Result<void>> Transact(ports::TransactionOptions options,
-                                         ports::TransactionBody body);
+                                         ports::TransactionBody body) {
+    static constexpr int kAttempts = 4;
+    for (int attempt = 1;; ++attempt) {
+      auto outcome = co_await TransactOnce(options, body);
+      if (outcome || attempt == kAttempts || options.read_only || !options.serializable ||
+          !internal::IsSerializationFailure(outcome.error()) ||
+          clock_.Monotonic() >= options.deadline) {
+        co_return outcome;
+      }
+      retries_.Inc();
+    }
+  }
+  asio::awaitable<Result<void>> TransactOnce(const ports::TransactionOptions& options,
+                                             const ports::TransactionBody& body);
 
   const std::shared_ptr<PgPool>& pool() const { return pool_; }
   // Null without replicas.
@@ -191,6 +215,7 @@ class PgStore::Impl {
   observe::Counter& committed_;
   observe::Counter& rolled_back_;
   observe::Counter& failed_;
+  observe::Counter& retries_;
   observe::Counter& statements_;
   observe::Counter& errors_;
   observe::Counter& round_trips_;
@@ -299,7 +324,10 @@ class Transaction final : public ports::SqlTransaction {
       }
       std::vector<Statement> all;
       all.reserve(body.size() + 2);
-      all.push_back(Statement{options_.read_only ? kBeginReadOnly : kBegin, nullptr});
+      all.push_back(Statement{options_.read_only      ? kBeginReadOnly
+                              : options_.serializable ? kBeginSerializable
+                                                      : kBegin,
+                              nullptr});
       all.push_back(Statement{settings_sql.empty() ? kSettings : settings_sql, &params});
       all.insert(all.end(), body.begin(), body.end());
       results = co_await conn_.Pipeline(all);
@@ -332,8 +360,8 @@ class Transaction final : public ports::SqlTransaction {
 
 }  // namespace
 
-asio::awaitable<Result<void>> PgStore::Impl::Transact(ports::TransactionOptions options,
-                                                      ports::TransactionBody body) {
+asio::awaitable<Result<void>> PgStore::Impl::TransactOnce(const ports::TransactionOptions& options,
+                                                          const ports::TransactionBody& body) {
   transactions_.Inc();
   if (clock_.Monotonic() >= options.deadline) {
     failed_.Inc();

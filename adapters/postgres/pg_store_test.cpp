@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cmath>
@@ -279,6 +280,42 @@ TEST_F(PgStoreTest, PoolBoundMakesAThirdTransactionWaitUntilItsDeadline) {
   EXPECT_TRUE(Run(*store, "SELECT 1 AS one").has_value());
 }
 
+// Two serializable read-check-write transactions that overlap: under READ COMMITTED the second
+// would write a value computed from a stale read (a lost update); SERIALIZABLE makes it fail,
+// and the store runs its body again, so both increments land.
+TEST_F(PgStoreTest, OverlappingWritesAreSerializedByRunningTheLoserAgain) {
+  auto store = Open();
+  ASSERT_TRUE(Run(*store, "CREATE TABLE counter (id INT PRIMARY KEY, n BIGINT NOT NULL)"));
+  ASSERT_TRUE(Run(*store, "INSERT INTO counter VALUES (1, 0)"));
+  asio::io_context ctx;
+  int bodies = 0;
+  std::vector<Result<void>> outcomes;
+  auto increment = [&]() -> asio::awaitable<void> {
+    auto r = co_await store->Transact(
+        TransactionOptions().Serializable(), [&](SqlTransaction& tx) -> Awaitable<void> {
+          ++bodies;
+          auto read = co_await tx.Execute("SELECT n FROM counter WHERE id = 1");
+          if (!read) co_return std::unexpected(read.error());
+          auto n = read->rows.at(0).Get<std::int64_t>("n");
+          if (!n) co_return std::unexpected(n.error());
+          // Both have read before either writes.
+          asio::steady_timer pause(co_await asio::this_coro::executor, milliseconds(100));
+          co_await pause.async_wait(asio::use_awaitable);
+          SqlParams p{*n + 1};
+          co_return Void(co_await tx.Execute("UPDATE counter SET n = $1 WHERE id = 1", p));
+        });
+    outcomes.push_back(r);
+  };
+  asio::co_spawn(ctx, increment(), asio::detached);
+  asio::co_spawn(ctx, increment(), asio::detached);
+  ctx.run();
+  ASSERT_EQ(outcomes.size(), 2U);
+  for (const auto& r : outcomes) EXPECT_TRUE(r.has_value()) << r.error().internal;
+  EXPECT_EQ(Psql("SELECT n FROM counter WHERE id = 1"), "2");
+  EXPECT_EQ(bodies, 3);  // the loser ran twice
+  EXPECT_EQ(Metric("trellis_sql_transaction_retries_total"), 1.0);
+}
+
 TEST_F(PgStoreTest, SearchPathIsSetPerConnection) {
   Psql("CREATE SCHEMA ctx; CREATE TABLE ctx.things (id BIGINT); INSERT INTO ctx.things VALUES (7)");
   Settings settings = SettingsFor(db_);
@@ -489,7 +526,8 @@ TEST_F(PgStoreTest, MinIdleConnectionsAreOpenedAtStart) {
 TEST_F(PgStoreTest, ConnectionsOlderThanMaxLifetimeAreReplaced) {
   Settings settings = SettingsFor(db_);
   settings.max_connections = 1;
-  settings.max_lifetime = milliseconds(50);
+  // Long enough that two quick transactions on a loaded machine still find it young.
+  settings.max_lifetime = milliseconds(1500);
   auto store = Open(settings);
   auto pid = [&] {
     auto r = Run(*store, "SELECT pg_backend_pid() AS pid");
@@ -498,7 +536,7 @@ TEST_F(PgStoreTest, ConnectionsOlderThanMaxLifetimeAreReplaced) {
   };
   const auto first = pid();
   EXPECT_EQ(pid(), first);  // young enough: reused
-  std::this_thread::sleep_for(milliseconds(80));
+  std::this_thread::sleep_for(milliseconds(1600));
   EXPECT_NE(pid(), first);  // too old: closed, not handed out
   EXPECT_EQ(Metric("trellis_sql_connects_total"), 2);
 }

@@ -141,6 +141,10 @@ const Schema& ConfigSchema() {
               "Connections per context role and server (primary, each replica)."));
     s.Add(Int("postgres.connect_timeout_ms", 2000, 100, 60000,
               "How long a new connection may take (also bounded by the request deadline)."));
+    s.Add(Bool("postgres.single_process", false,
+               "Only this one Trellis process writes the database: keeps the in-process caches "
+               "that its own commits invalidate (memberships, task-list pages; ADR 0011). Off "
+               "(several processes): those caches are off, every read goes to the database."));
     s.Add(Int("postgres.backoff_cap_ms", 1000, 50, 60000,
               "After a failed connect, new connects back off (jittered, doubling from 50 ms) up "
               "to this; meanwhile transactions answer 503 at once. After a failover, writes "

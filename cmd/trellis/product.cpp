@@ -297,8 +297,16 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
                                                                clock, registry);
 
   auto notify = [&p] { p.Committed(); };
-  p.identity = std::make_unique<identity::app::IdentityApp>(*p.identity_db, clock, ids, notify);
-  p.work = std::make_unique<work::app::WorkApp>(*p.work_db, *p.identity, clock, ids, notify);
+  // The caches that this process's own commits invalidate (ADR 0011) are right only while no
+  // other process writes the database: always on SQLite, on PostgreSQL when configured so.
+  const bool own_caches = !IsPostgres(p.settings) || p.settings.postgres.single_process;
+  p.identity = std::make_unique<identity::app::IdentityApp>(
+      *p.identity_db, clock, ids, notify,
+      own_caches ? identity::app::MembershipCache::kDefaultMaxEntries : 0);
+  work::app::TaskPageCacheSettings task_pages;
+  if (!own_caches) task_pages.max_pages = 0;
+  p.work =
+      std::make_unique<work::app::WorkApp>(*p.work_db, *p.identity, clock, ids, notify, task_pages);
   p.audit = std::make_unique<audit::app::AuditApp>(*p.audit_db, *p.identity);
   p.live = std::make_unique<gateway::live::LiveHub>(p.events->Log(), *p.identity, registry);
   // The audit log is a projection of every event; the live hub tails the log for SSE.
@@ -459,6 +467,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.postgres.connect_timeout_ms = static_cast<int>(c.Int("postgres.connect_timeout_ms"));
   s.postgres.max_replica_lag_ms = static_cast<int>(c.Int("postgres.max_replica_lag_ms"));
   s.postgres.backoff_cap_ms = static_cast<int>(c.Int("postgres.backoff_cap_ms"));
+  s.postgres.single_process = c.Bool("postgres.single_process");
   s.postgres.pipeline = c.Bool("postgres.pipeline");
   return s;
 }

@@ -68,6 +68,8 @@ struct ProductSettings {
     int connect_timeout_ms = 2000;
     int max_replica_lag_ms = 1000;
     int backoff_cap_ms = 1000;
+    // Only this process writes: the owner-invalidated caches stay on (ADR 0011).
+    bool single_process = false;
     bool pipeline = true;  // ExecuteBatch in one round trip
   };
   Postgres postgres;

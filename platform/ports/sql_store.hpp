@@ -113,6 +113,14 @@ struct TransactionOptions {
     deadline = at;
     return *this;
   }
+  // The body reads, checks a rule on what it read and writes (a version for If-Match, "an org
+  // keeps an owner"): it must run as if alone. PostgreSQL runs it SERIALIZABLE and runs the
+  // body again after a serialization failure or deadlock (so a body must be pure database work
+  // plus assignments to its own results); SQLite's single writer is serial already.
+  TransactionOptions& Serializable(bool value = true) {
+    serializable = value;
+    return *this;
+  }
   // Read-your-writes (platform/core/write_position.hpp): a write advances it to its commit's
   // position; a read-only transaction may then run on a replica that has replayed that far.
   // Without it a read-only transaction runs on the primary, never on a replica.
@@ -130,6 +138,7 @@ struct TransactionOptions {
   }
 
   bool read_only = false;
+  bool serializable = false;
   // The tenant; PostgreSQL sets it with set_config('trellis.org_id', $1, true) for RLS.
   // Empty for work that is not tenant-scoped (migrations, cross-tenant jobs).
   std::string org_id;

@@ -152,6 +152,11 @@ class PgConnection {
 // Whether a caller's statement would end or nest the store's transaction, or drop the session's
 // prepared statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, DISCARD, DEALLOCATE …).
 [[nodiscard]] bool IsTransactionControl(std::string_view sql);
+
+// The client message of a serialization failure or deadlock (SQLSTATE 40001, 40P01): kAborted,
+// and the store runs a write transaction's body again on it.
+inline constexpr std::string_view kSerializationFailure = "concurrent update, try again";
+[[nodiscard]] bool IsSerializationFailure(const platform::core::Error& error);
 // Splits a script into statements at top-level semicolons (quotes, dollar quotes and comments
 // respected).
 [[nodiscard]] std::vector<std::string_view> SplitStatements(std::string_view script);

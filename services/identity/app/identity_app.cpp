@@ -104,8 +104,13 @@ platform::ports::Awaitable<Role> RoleIn(SqlTransaction& tx, const Principal& who
 }  // namespace
 
 IdentityApp::IdentityApp(platform::ports::SqlStore& store, const platform::core::Clock& clock,
-                         platform::core::IdGenerator& ids, std::function<void()> on_commit)
-    : store_(store), clock_(clock), ids_(ids), on_commit_(std::move(on_commit)) {
+                         platform::core::IdGenerator& ids, std::function<void()> on_commit,
+                         std::size_t membership_cache_entries)
+    : store_(store),
+      clock_(clock),
+      ids_(ids),
+      on_commit_(std::move(on_commit)),
+      memberships_(membership_cache_entries) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium cannot initialise");
 }
 
@@ -116,7 +121,8 @@ std::int64_t IdentityApp::NowMs() const {
 
 TransactionOptions IdentityApp::Tx(const CallContext& call, const std::string& org_id) const {
   TransactionOptions options;
-  options.Org(org_id).Deadline(call.deadline);
+  // Writes check rules before they write (an org keeps an owner; versions for If-Match).
+  options.Org(org_id).Deadline(call.deadline).Serializable().Consistency(call.written);
   return options;
 }
 
@@ -204,7 +210,7 @@ Call<Page<store::OrgWithRole>> IdentityApp::ListMyOrgs(const Principal& who, Cal
                                                        std::string after, int limit) {
   Page<store::OrgWithRole> page;
   TransactionOptions options;
-  options.ReadOnly().Deadline(call.deadline);
+  options.ReadOnly().Deadline(call.deadline).Consistency(call.written);
   // Across orgs: on PostgreSQL RLS shows this user's own memberships (docs/adr/0013).
   if (!who.IsApiKey()) options.Setting("trellis.user_id", who.user_id);
   auto done = co_await store_.Transact(

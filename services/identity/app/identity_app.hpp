@@ -66,8 +66,11 @@ struct Me {
 
 class IdentityApp final : public identity::v1::IdentityClient {
  public:
+  // membership_cache_entries: 0 turns the owner-invalidated membership cache off, as a
+  // deployment where other processes write the same database must (ADR 0011).
   IdentityApp(platform::ports::SqlStore& store, const platform::core::Clock& clock,
-              platform::core::IdGenerator& ids, std::function<void()> on_commit);
+              platform::core::IdGenerator& ids, std::function<void()> on_commit,
+              std::size_t membership_cache_entries = MembershipCache::kDefaultMaxEntries);
 
   [[nodiscard]] Call<Me> GetMe(const Principal& who, CallContext call);
 

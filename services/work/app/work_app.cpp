@@ -39,6 +39,8 @@ TransactionOptions Options(const std::string& org_id, const core::CallContext& c
       .Org(org_id)
       .Deadline(call.deadline)
       .ReadOnly(read_only)
+      // Writes check versions, statuses and parents before they write.
+      .Serializable(!read_only)
       .Consistency(call.written);
 }
 

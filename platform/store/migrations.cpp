@@ -45,6 +45,23 @@ constexpr const char* kCreateHistoryPostgres =
     "CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank))";
 constexpr const char* kCreateHistoryIndexPostgres =
     "CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx ON flyway_schema_history (success)";
+// The schema's default privileges (deploy/postgres/bootstrap.sql) give the context's app role
+// DML on every table the migrator creates, this one included; the app role only reads it
+// (CheckMigrated), so the migrator takes the writes back from everyone but itself.
+constexpr const char* kRevokeHistoryWritesPostgres = R"sql(
+DO $$
+DECLARE grantee_role text;
+BEGIN
+  FOR grantee_role IN
+    SELECT DISTINCT g.grantee FROM information_schema.role_table_grants g
+     WHERE g.table_schema = current_schema() AND g.table_name = 'flyway_schema_history'
+       AND g.grantee NOT IN (current_user, 'PUBLIC') AND g.privilege_type <> 'SELECT'
+  LOOP
+    EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER '
+                   'ON flyway_schema_history FROM %I', grantee_role);
+  END LOOP;
+END
+$$)sql";
 
 // Taken at the start of every migration transaction on PostgreSQL and held to its end, so
 // that two `trellis migrate` runs (or two starting replicas) cannot interleave: the second
@@ -195,6 +212,8 @@ ports::Awaitable<void> ReadAndValidate(SqlTransaction& tx, const std::vector<Mig
   if (IsPostgres(tx)) {
     auto indexed = co_await tx.Execute(kCreateHistoryIndexPostgres);
     if (!indexed) co_return std::unexpected(indexed.error());
+    auto revoked = co_await tx.Execute(kRevokeHistoryWritesPostgres);
+    if (!revoked) co_return std::unexpected(revoked.error());
   }
   auto rows = co_await tx.Execute(kReadHistory);
   if (!rows) co_return std::unexpected(rows.error());

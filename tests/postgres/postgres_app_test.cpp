@@ -178,6 +178,30 @@ TEST_F(PostgresAppTest, ConcurrentMigrateRunsApplyEachFileOnceIntoTheContextsSch
   }
 }
 
+// The app roles read their schema's migration history (serving checks it) but cannot write it:
+// the runner takes back the writes the schema's default privileges granted.
+TEST_F(PostgresAppTest, AppRolesReadTheirMigrationHistoryButCannotWriteIt) {
+  for (const Context& c : Contexts()) {
+    const std::string role = "trellis_" + c.schema;
+    EXPECT_NE(
+        cluster_->Psql("SELECT count(*) FROM flyway_schema_history", *db_, false, role, c.password),
+        "0")
+        << c.schema;
+    for (const std::string write :
+         {"DELETE FROM flyway_schema_history", "UPDATE flyway_schema_history SET success = false",
+          "INSERT INTO flyway_schema_history (installed_rank, description, type, script, "
+          "installed_by, execution_time, success) VALUES (999, 'x', 'SQL', 'x', 'x', 0, true)"}) {
+      try {
+        cluster_->Psql(write, *db_, false, role, c.password);
+        ADD_FAILURE() << role << " could run: " << write;
+      } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos)
+            << role << ": " << e.what();
+      }
+    }
+  }
+}
+
 class IdentityOnPostgresTest : public PostgresAppTest {
  protected:
   IdentityOnPostgresTest()

@@ -1,5 +1,6 @@
 #include "platform/events/relay.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -7,6 +8,7 @@
 
 #include "platform/core/log.hpp"
 #include "platform/events/outbox.hpp"
+#include "platform/store/fencing.hpp"
 
 namespace trellis::platform::events {
 
@@ -28,7 +30,21 @@ std::int64_t UnixMs(const core::Clock& clock) {
 OutboxRelay::OutboxRelay(std::vector<RelaySource> sources, ports::EventLog& log,
                          const core::Clock& clock, observe::Registry& metrics,
                          RelaySettings settings)
-    : log_(log), clock_(clock), settings_(settings) {
+    : log_(log),
+      clock_(clock),
+      settings_(std::move(settings)),
+      leading_(settings_.locks == nullptr) {
+  if (settings_.lease_renew_interval >= settings_.lease_ttl) {
+    settings_.lease_renew_interval = settings_.lease_ttl / 3;
+  }
+  if (settings_.locks != nullptr) {
+    observe::Labels lease{{"lease", settings_.lease_name}};
+    leader_ = &metrics.AddGauge("trellis_outbox_relay_leader",
+                                "1 while this process's outbox relay holds its lease.", lease);
+    fenced_ = &metrics.AddCounter(
+        "trellis_outbox_relay_fenced_total",
+        "Relay deletes refused because a newer leader's fencing token was recorded.", lease);
+  }
   for (auto& s : sources) {
     Source source;
     observe::Labels labels{{"context", s.name}};
@@ -64,11 +80,87 @@ asio::awaitable<void> OutboxRelay::Run() {
       co_await wake_.Wait(wake_.Last(), settings_.error_backoff);
       continue;
     }
-    co_await wake_.Wait(seen, settings_.poll_interval);
+    // A leader must come back in time to renew; a follower, to take over a lapsed lease.
+    const auto wait = settings_.locks != nullptr
+                          ? std::min(settings_.poll_interval, settings_.lease_renew_interval)
+                          : settings_.poll_interval;
+    co_await wake_.Wait(seen, wait);
+  }
+  co_await Resign();
+}
+
+ports::Awaitable<bool> OutboxRelay::Lead() {
+  ports::LockService* locks = settings_.locks;
+  if (locks == nullptr) co_return true;
+  // Measured before the call: the lease runs from no later than this.
+  const auto now = clock_.Monotonic();
+  const auto deadline = now + settings_.lease_renew_interval;
+  if (lease_) {
+    if (now < renew_at_) co_return true;
+    ports::Lease held = *lease_;  // a named copy: no temporary in the co_await (ADR 0004)
+    auto renewed = co_await locks->Renew(std::move(held), settings_.lease_ttl, deadline);
+    if (renewed && *renewed) {
+      renew_at_ = now + settings_.lease_renew_interval;
+      co_return true;
+    }
+    StepDown(renewed ? "lease lost" : "lease renewal failed");
+    if (!renewed) co_return std::unexpected(renewed.error());
+    // Lost: it ran out or was taken; try to take it again below (a new token if it is free).
+  } else if (now < acquire_at_) {
+    co_return false;
+  }
+  std::string name = settings_.lease_name;
+  std::string owner = settings_.lease_owner;
+  auto acquired =
+      co_await locks->Acquire(std::move(name), std::move(owner), settings_.lease_ttl, deadline);
+  acquire_at_ = now + settings_.lease_renew_interval;
+  if (!acquired) co_return std::unexpected(acquired.error());
+  if (!*acquired) co_return false;
+  lease_ = std::move(**acquired);
+  renew_at_ = now + settings_.lease_renew_interval;
+  fencing_token_.store(lease_->fencing_token);
+  leading_.store(true);
+  leader_->Set(1);
+  core::LogLine(core::LogLevel::kInfo, "outbox relay leads")
+      .Str("lease", settings_.lease_name)
+      .Str("owner", settings_.lease_owner)
+      .Int("fencing_token", lease_->fencing_token);
+  co_return true;
+}
+
+void OutboxRelay::StepDown(const char* why) {
+  if (!lease_) return;
+  core::LogLine(core::LogLevel::kWarn, "outbox relay steps down")
+      .Str("lease", settings_.lease_name)
+      .Str("owner", settings_.lease_owner)
+      .Int("fencing_token", lease_->fencing_token)
+      .Str("reason", why);
+  lease_.reset();
+  leading_.store(false);
+  leader_->Set(0);
+}
+
+asio::awaitable<void> OutboxRelay::Resign() {
+  if (settings_.locks == nullptr || !lease_) co_return;
+  ports::Lease held = *lease_;
+  lease_.reset();
+  leading_.store(false);
+  leader_->Set(0);
+  auto released = co_await settings_.locks->Release(
+      std::move(held), clock_.Monotonic() + settings_.lease_renew_interval);
+  if (!released) {
+    // It runs out by itself; the next leader only waits longer.
+    core::LogLine(core::LogLevel::kWarn, "outbox relay could not release its lease")
+        .Str("lease", settings_.lease_name)
+        .Str("error", released.error().message)
+        .Str("detail", released.error().internal);
   }
 }
 
 ports::Awaitable<std::size_t> OutboxRelay::RelayOnce() {
+  auto leading = co_await Lead();
+  if (!leading) co_return std::unexpected(leading.error());
+  if (!*leading) co_return std::size_t{0};
   std::size_t total = 0;
   std::optional<core::Error> first_error;
   // A failing context does not hold back the others' events.
@@ -91,6 +183,14 @@ ports::Awaitable<std::size_t> OutboxRelay::RelayOnce() {
 ports::Awaitable<std::size_t> OutboxRelay::Drain(Source& source) {
   std::size_t total = 0;
   while (!stopping_.load()) {
+    // Every batch under a lease still held (renewed here when due), and its delete fenced with
+    // the token of that lease: if this relay is paused from here on past its lease, a newer
+    // leader's token is recorded by then and the delete below is refused.
+    auto leading = co_await Lead();
+    if (!leading) co_return std::unexpected(leading.error());
+    if (!*leading) break;
+    std::optional<std::int64_t> fence;
+    if (lease_) fence = lease_->fencing_token;
     std::vector<OutboxEntry> batch;
     const std::size_t limit = settings_.batch_size;
     // Every org's events: on PostgreSQL the outbox's relay policies admit this transaction
@@ -126,9 +226,21 @@ ports::Awaitable<std::size_t> OutboxRelay::Drain(Source& source) {
     delete_options.Setting(std::string(kOutboxRelaySetting), "on");
     auto deleted = co_await source.source.store->Transact(
         std::move(delete_options), [&](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
+          if (fence) {
+            auto checked = co_await store::CheckFence(tx, settings_.lease_name, *fence);
+            if (!checked) co_return checked;
+          }
           co_return co_await DeleteFromOutbox(tx, seqs);
         });
-    if (!deleted) co_return std::unexpected(deleted.error());
+    if (!deleted) {
+      if (fence && store::IsStaleFence(deleted.error())) {
+        // A newer leader took over while this batch was in flight; its events are in the log
+        // (or will be: the new leader relays the rows left here), none is lost.
+        fenced_->Inc();
+        StepDown("fenced off by a newer leader");
+      }
+      co_return std::unexpected(deleted.error());
+    }
     source.relayed->Inc(seqs.size());
     total += seqs.size();
     if (seqs.size() < limit) {

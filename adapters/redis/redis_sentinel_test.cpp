@@ -107,6 +107,56 @@ TEST(RedisSentinelTest, FollowsTheMasterThroughAFailover) {
   EXPECT_EQ(client.Health(), RedisHealth::kConnected);
 }
 
+// A frozen master is harder than a dead one: its socket still accepts, nothing answers. Calls
+// must still end at their deadlines while Sentinel takes down-after to notice and promote.
+TEST(RedisSentinelTest, FollowsTheMasterWhenItFreezes) {
+  tests::support::RedisSentinelOptions options;
+  options.password = "sentinel-drill";
+  auto group = RedisSentinelGroup::Start(options);
+  Fixture f(SettingsFor(*group));
+  auto& client = *f.client;
+  auto set = f.loops.Run(0, client.Command(Cmd({"SET", "k", "before"}), Deadline(ms(2000))));
+  ASSERT_TRUE(set) << set.error().internal;
+  const int replica = group->ReplicaPort();
+
+  const auto frozen = Steady::now();
+  group->Master().Freeze();
+  ms worst(0);
+  int calls = 0;
+  int deadlines = 0;
+  ms followed(-1);
+  while (Steady::now() - frozen < kFollowBound) {
+    const auto start = Steady::now();
+    auto r = f.loops.Run(
+        0, client.Command(Cmd({"SET", "k", "after-" + std::to_string(calls)}), Deadline(kBudget)));
+    worst = std::max(worst, std::chrono::duration_cast<ms>(Steady::now() - start));
+    ++calls;
+    if (r && r->IsStatus()) {
+      followed = std::chrono::duration_cast<ms>(Steady::now() - frozen);
+      break;
+    }
+    if (!r && r.error().code == ErrorCode::kDeadlineExceeded) ++deadlines;
+    std::this_thread::sleep_for(ms(5));
+  }
+  std::cout << "sentinel freeze drill: client wrote to the new master " << followed.count()
+            << " ms after the freeze (bound " << kFollowBound.count() << " ms); " << calls
+            << " calls, " << deadlines << " ended at their deadline, worst call " << worst.count()
+            << " ms for a " << kBudget.count() << " ms deadline\n";
+  ASSERT_GE(followed.count(), 0) << "the client did not follow the failover";
+  EXPECT_LE(worst, kBudget + kSlack);
+  EXPECT_GE(deadlines, 1);
+  EXPECT_GE(client.Stats().overdue_teardowns, 1u);
+  EXPECT_EQ(group->WaitForFailover(ms(10'000)), replica);
+
+  // The old master comes back as a replica; the client stays on the new master.
+  group->Replica().Thaw();
+  for (int i = 0; i < 20; ++i) {
+    auto r = f.loops.Run(0, client.Command(Cmd({"INCR", "n"}), Deadline(ms(1000))));
+    ASSERT_TRUE(r) << r.error().internal;
+    EXPECT_EQ(r->integer, i + 1);
+  }
+}
+
 TEST(RedisSentinelTest, UnknownMasterNameIsUnavailable) {
   auto group = RedisSentinelGroup::Start();
   RedisSettings settings;

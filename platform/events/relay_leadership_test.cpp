@@ -1,8 +1,10 @@
-// The outbox relay's leadership (relay.hpp, docs/adr/0018): two relays over the same SQLite
-// context databases and event log, one in-process lock service (MemoryLocks) on a ManualClock.
-// Only the lease holder relays; it renews in time; it steps down when its renewal fails; and a
-// leader frozen mid-batch past its lease has its late delete refused by the fence, with no
-// event lost or logged twice although SQLite reuses the deleted rows' seqs meanwhile.
+// The outbox relay's leadership (relay.hpp, docs/adr/0018): two relays over the same migrated
+// identity and work databases (tests/support/sql_engines: SQLite files, or PostgreSQL as the
+// context roles) and one event log, with one in-process lock service (MemoryLocks) on a
+// ManualClock. Only the lease holder relays; it renews in time; it steps down when its renewal
+// fails; and a leader frozen mid-batch past its lease has its late delete refused by the fence,
+// with no event lost or logged twice (on SQLite although the deleted rows' seqs are reused
+// meanwhile, so that the late delete would have removed events never relayed).
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,11 +20,11 @@
 
 #include "adapters/memory/memory_locks.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
-#include "adapters/sqlite/sqlite_store.hpp"
 #include "platform/events/outbox.hpp"
 #include "platform/events/relay.hpp"
 #include "platform/events/testing/event_test_support.hpp"
 #include "platform/store/fencing.hpp"
+#include "tests/support/sql_engines.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::platform::events {
@@ -32,13 +34,14 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using adapters::memory::MemoryLocks;
 using adapters::sqlite::SqliteEventLog;
-using adapters::sqlite::SqliteStore;
 using testing::RunSync;
+using tests::support::EngineStore;
+using tests::support::SqlContext;
+using tests::support::SqlEngine;
 using tests::support::TempDir;
 
-// What the contexts' migrations create (services/*/migrations/V*__fencing_tokens.sql).
-constexpr const char* kFencingDdl =
-    "CREATE TABLE fencing_tokens (name TEXT PRIMARY KEY, token INTEGER NOT NULL)";
+// The relay's setting under which PostgreSQL's outbox policies show every org's rows.
+constexpr const char* kRelaySetting = "trellis.outbox_relay";
 
 constexpr auto kTtl = 10s;
 constexpr auto kRenew = 3s;
@@ -98,22 +101,12 @@ class GatedLog final : public ports::EventLog {
   bool waiting_ = false;
 };
 
-class RelayLeadershipTest : public ::testing::Test {
+class RelayLeadershipTest : public ::testing::TestWithParam<SqlEngine> {
  protected:
   void SetUp() override {
-    for (const char* name : {"identity", "work"}) {
-      adapters::sqlite::Settings s;
-      s.path = dir_.Path() / (std::string(name) + ".db");
-      s.name = name;
-      auto store = SqliteStore::Open(s, clock_, registry_);
-      ASSERT_TRUE(store);
-      auto created = RunSync((*store)->Transact(
-          ports::TransactionOptions(), [](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
-            if (auto r = co_await tx.ExecuteScript(testing::kOutboxDdl); !r) co_return r;
-            co_return co_await tx.ExecuteScript(kFencingDdl);
-          }));
-      ASSERT_TRUE(created) << created.error().internal;
-      stores_.push_back(std::move(*store));
+    for (auto context : {SqlContext::kIdentity, SqlContext::kWork}) {
+      dbs_.push_back(EngineStore::Open(GetParam(), context));
+      stores_.push_back(&dbs_.back()->Store());
     }
     adapters::sqlite::EventLogSettings ls;
     ls.path = dir_.Path() / "events.db";
@@ -133,13 +126,13 @@ class RelayLeadershipTest : public ::testing::Test {
     settings.lease_ttl = kTtl;
     settings.lease_renew_interval = kRenew;
     return std::make_unique<OutboxRelay>(
-        std::vector<RelaySource>{{"identity", stores_[0].get()}, {"work", stores_[1].get()}},
+        std::vector<RelaySource>{{"identity", stores_[0]}, {"work", stores_[1]}},
         log != nullptr ? *log : *log_, clock_, metrics, settings);
   }
 
   void Write(std::size_t store, std::vector<DomainEvent> events) {
     auto r = RunSync(
-        stores_[store]->Transact(ports::TransactionOptions(),
+        stores_[store]->Transact(ports::TransactionOptions().Org("org-a"),
                                  [&events](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
                                    for (const auto& e : events) {
                                      if (auto a = co_await AppendToOutbox(tx, e); !a) co_return a;
@@ -149,10 +142,10 @@ class RelayLeadershipTest : public ::testing::Test {
     ASSERT_TRUE(r) << r.error().internal;
   }
   // "seq:event_id" of the store's outbox rows, in seq order.
-  std::vector<std::string> OutboxRows(std::size_t store) {
+  std::vector<std::string> OutboxRowsWithSeq(std::size_t store) {
     std::vector<std::string> rows;
     auto r = RunSync(stores_[store]->Transact(
-        ports::TransactionOptions().ReadOnly(),
+        ports::TransactionOptions().ReadOnly().Setting(kRelaySetting, "on"),
         [&rows](ports::SqlTransaction& tx) -> ports::Awaitable<void> {
           auto read = co_await ReadOutbox(tx, 1000);
           if (!read) co_return std::unexpected(read.error());
@@ -163,6 +156,12 @@ class RelayLeadershipTest : public ::testing::Test {
         }));
     EXPECT_TRUE(r);
     return rows;
+  }
+  // The event ids of the store's outbox rows, in seq order.
+  std::vector<std::string> OutboxRows(std::size_t store) {
+    std::vector<std::string> ids;
+    for (const auto& row : OutboxRowsWithSeq(store)) ids.push_back(row.substr(row.find(':') + 1));
+    return ids;
   }
   static void Resign(OutboxRelay& relay) {
     asio::io_context ctx;
@@ -183,12 +182,13 @@ class RelayLeadershipTest : public ::testing::Test {
   observe::Registry metrics_a_;
   observe::Registry metrics_b_;
   MemoryLocks locks_{clock_};
-  std::vector<std::unique_ptr<SqliteStore>> stores_;
+  std::vector<std::unique_ptr<EngineStore>> dbs_;
+  std::vector<ports::SqlStore*> stores_;
   std::unique_ptr<SqliteEventLog> log_;
   std::unique_ptr<GatedLog> gated_;
 };
 
-TEST_F(RelayLeadershipTest, OnlyTheLeaseHolderRelays) {
+TEST_P(RelayLeadershipTest, OnlyTheLeaseHolderRelays) {
   auto a = MakeRelay("node-a", metrics_a_);
   auto b = MakeRelay("node-b", metrics_b_);
   Write(1, {Event("w1"), Event("w2")});
@@ -204,7 +204,7 @@ TEST_F(RelayLeadershipTest, OnlyTheLeaseHolderRelays) {
     clock_.Advance(1s);
   }
   EXPECT_FALSE(b->Leading());
-  EXPECT_EQ(OutboxRows(1), (std::vector<std::string>{"1:w3"}));  // seq 1 again: table was empty
+  EXPECT_EQ(OutboxRows(1), (std::vector<std::string>{"w3"}));
   EXPECT_EQ(*RunSync(a->RelayOnce()), 1u);
   EXPECT_EQ(LoggedIds(), (std::vector<std::string>{"i1", "w1", "w2", "w3"}));
   EXPECT_NE(metrics_a_.Render().find("trellis_outbox_relay_leader{lease=\"outbox-relay\"} 1"),
@@ -213,7 +213,7 @@ TEST_F(RelayLeadershipTest, OnlyTheLeaseHolderRelays) {
   EXPECT_NE(metrics_b_.Render().find("trellis_outbox_relay_leader{lease=\"outbox-relay\"} 0"),
             std::string::npos);
   // The leader's deletes recorded its token in both databases.
-  for (auto& store : stores_) {
+  for (auto* store : stores_) {
     std::int64_t recorded = 0;
     ASSERT_TRUE(RunSync(
         store->Transact(ports::TransactionOptions().ReadOnly(),
@@ -227,7 +227,7 @@ TEST_F(RelayLeadershipTest, OnlyTheLeaseHolderRelays) {
   }
 }
 
-TEST_F(RelayLeadershipTest, TheLeaderRenewsInTimeAndKeepsItsToken) {
+TEST_P(RelayLeadershipTest, TheLeaderRenewsInTimeAndKeepsItsToken) {
   auto a = MakeRelay("node-a", metrics_a_);
   auto b = MakeRelay("node-b", metrics_b_);
   ASSERT_TRUE(RunSync(a->RelayOnce()));
@@ -246,7 +246,7 @@ TEST_F(RelayLeadershipTest, TheLeaderRenewsInTimeAndKeepsItsToken) {
   EXPECT_EQ(*RunSync(a->RelayOnce()), 1u);
 }
 
-TEST_F(RelayLeadershipTest, ALeaderThatMissedItsRenewalStepsDownAndTheOtherTakesOver) {
+TEST_P(RelayLeadershipTest, ALeaderThatMissedItsRenewalStepsDownAndTheOtherTakesOver) {
   auto a = MakeRelay("node-a", metrics_a_);
   auto b = MakeRelay("node-b", metrics_b_);
   ASSERT_TRUE(RunSync(a->RelayOnce()));
@@ -274,11 +274,12 @@ TEST_F(RelayLeadershipTest, ALeaderThatMissedItsRenewalStepsDownAndTheOtherTakes
 }
 
 // The fencing test: a lock holder frozen past its lease has its late write refused.
-TEST_F(RelayLeadershipTest, AFrozenLeadersLateDeleteIsRefusedAndNoEventIsLostOrDoubled) {
+TEST_P(RelayLeadershipTest, AFrozenLeadersLateDeleteIsRefusedAndNoEventIsLostOrDoubled) {
   auto a = MakeRelay("node-a", metrics_a_, gated_.get());
   auto b = MakeRelay("node-b", metrics_b_);
   Write(1, {Event("w1"), Event("w2")});
-  EXPECT_EQ(OutboxRows(1), (std::vector<std::string>{"1:w1", "2:w2"}));
+  const auto first_seqs = OutboxRowsWithSeq(1);
+  ASSERT_EQ(OutboxRows(1), (std::vector<std::string>{"w1", "w2"}));
 
   // a leads, reads w1 and w2 (seqs 1, 2), and freezes before it appends and deletes them.
   asio::io_context ctx;
@@ -300,10 +301,15 @@ TEST_F(RelayLeadershipTest, AFrozenLeadersLateDeleteIsRefusedAndNoEventIsLostOrD
   clock_.Advance(kTtl + 1s);
   EXPECT_EQ(*RunSync(b->RelayOnce()), 2u);
   ASSERT_GT(b->FencingToken(), a_token);
-  // New events land in the emptied outbox, and SQLite hands out seqs 1 and 2 again: the very
-  // rows a's frozen batch would delete.
+  // New events land in the emptied outbox. SQLite hands out the same seqs again: the very rows
+  // a's frozen batch would delete (PostgreSQL's identity column never reuses one).
   Write(1, {Event("w3"), Event("w4")});
-  ASSERT_EQ(OutboxRows(1), (std::vector<std::string>{"1:w3", "2:w4"}));
+  ASSERT_EQ(OutboxRows(1), (std::vector<std::string>{"w3", "w4"}));
+  if (GetParam() == SqlEngine::kSqlite) {
+    ASSERT_EQ(OutboxRowsWithSeq(1),
+              (std::vector<std::string>{first_seqs[0].substr(0, first_seqs[0].find(':')) + ":w3",
+                                        first_seqs[1].substr(0, first_seqs[1].find(':')) + ":w4"}));
+  }
 
   // a wakes up: its append of w1, w2 adds nothing, its delete of seqs 1, 2 is fenced off.
   gated_->Thaw();
@@ -315,7 +321,7 @@ TEST_F(RelayLeadershipTest, AFrozenLeadersLateDeleteIsRefusedAndNoEventIsLostOrD
   EXPECT_NE(metrics_a_.Render().find("trellis_outbox_relay_fenced_total{lease=\"outbox-relay\"} 1"),
             std::string::npos)
       << metrics_a_.Render();
-  EXPECT_EQ(OutboxRows(1), (std::vector<std::string>{"1:w3", "2:w4"}));
+  EXPECT_EQ(OutboxRows(1), (std::vector<std::string>{"w3", "w4"}));
 
   // b relays the rest: every event once, in order.
   EXPECT_EQ(*RunSync(b->RelayOnce()), 2u);
@@ -327,7 +333,7 @@ TEST_F(RelayLeadershipTest, AFrozenLeadersLateDeleteIsRefusedAndNoEventIsLostOrD
 }
 
 // Run/Stop with a lock service: the relay works, and on return gives the lease up.
-TEST_F(RelayLeadershipTest, RunRelaysAsLeaderAndReleasesTheLeaseOnStop) {
+TEST_P(RelayLeadershipTest, RunRelaysAsLeaderAndReleasesTheLeaseOnStop) {
   auto a = MakeRelay("node-a", metrics_a_);
   Write(1, {Event("w1")});
   asio::io_context ctx;
@@ -353,6 +359,9 @@ TEST_F(RelayLeadershipTest, RunRelaysAsLeaderAndReleasesTheLeaseOnStop) {
   EXPECT_FALSE(a->Leading());
   EXPECT_EQ(locks_.Held(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(, RelayLeadershipTest, tests::support::AllSqlEngines(),
+                         tests::support::SqlEngineName);
 
 }  // namespace
 }  // namespace trellis::platform::events

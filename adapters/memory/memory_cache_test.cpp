@@ -43,6 +43,26 @@ INSTANTIATE_TEST_SUITE_P(Memory, CacheContract,
                              "memory", [] { return std::make_unique<MemoryCacheHarness>(); }}),
                          tests::contract::CacheAdapterName);
 
+// The same adapter on the system clock, time passing by sleeping: the suite as a real server's
+// harness runs it (short TTLs, sleeps, tolerances), checked here where it cannot be flaky for
+// network reasons.
+class MemoryCacheRealTimeHarness final : public CacheHarness {
+ public:
+  // CacheHarness
+  platform::ports::Cache& Cache() override { return cache_; }
+  const platform::core::Clock& Clock() override { return platform::core::SystemClock::Instance(); }
+  void Elapse(milliseconds d) override { std::this_thread::sleep_for(d); }
+
+ private:
+  MemoryCache cache_{CacheSettings{}, platform::core::SystemClock::Instance()};
+};
+
+INSTANTIATE_TEST_SUITE_P(MemoryRealTime, CacheContract,
+                         ::testing::Values(CacheAdapter{
+                             "memory_real_time",
+                             [] { return std::make_unique<MemoryCacheRealTimeHarness>(); }}),
+                         tests::contract::CacheAdapterName);
+
 class MemoryCacheTest : public ::testing::Test {
  protected:
   platform::core::Clock::MonoTime Deadline() const {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "platform/core/clock.hpp"
@@ -36,6 +37,26 @@ class MemoryLocksHarness final : public LockServiceHarness {
 INSTANTIATE_TEST_SUITE_P(Memory, LockServiceContract,
                          ::testing::Values(LockServiceAdapter{
                              "memory", [] { return std::make_unique<MemoryLocksHarness>(); }}),
+                         tests::contract::LockServiceAdapterName);
+
+// The same adapter on the system clock, time passing by sleeping: the suite as a real server's
+// harness runs it (short TTLs, sleeps, tolerances), checked here where it cannot be flaky for
+// network reasons.
+class MemoryLocksRealTimeHarness final : public LockServiceHarness {
+ public:
+  // LockServiceHarness
+  platform::ports::LockService& Locks() override { return locks_; }
+  const platform::core::Clock& Clock() override { return platform::core::SystemClock::Instance(); }
+  void Elapse(milliseconds d) override { std::this_thread::sleep_for(d); }
+
+ private:
+  MemoryLocks locks_{platform::core::SystemClock::Instance()};
+};
+
+INSTANTIATE_TEST_SUITE_P(MemoryRealTime, LockServiceContract,
+                         ::testing::Values(LockServiceAdapter{
+                             "memory_real_time",
+                             [] { return std::make_unique<MemoryLocksRealTimeHarness>(); }}),
                          tests::contract::LockServiceAdapterName);
 
 TEST(MemoryLocksTest, TokensStayAboveThoseOfAnEarlierProcess) {

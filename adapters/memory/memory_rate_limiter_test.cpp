@@ -40,6 +40,27 @@ INSTANTIATE_TEST_SUITE_P(Memory, RateLimiterContract,
                              [] { return std::make_unique<MemoryRateLimiterHarness>(); }}),
                          tests::contract::RateLimiterAdapterName);
 
+// The same adapter on the system clock, time passing by sleeping: the suite as a real server's
+// harness runs it (short TTLs, sleeps, tolerances), checked here where it cannot be flaky for
+// network reasons.
+class MemoryRateLimiterRealTimeHarness final : public RateLimiterHarness {
+ public:
+  // RateLimiterHarness
+  platform::ports::RateLimiter& Limiter() override { return limiter_; }
+  const platform::core::Clock& Clock() override { return platform::core::SystemClock::Instance(); }
+  void Elapse(milliseconds d) override { std::this_thread::sleep_for(d); }
+  milliseconds Tolerance() override { return milliseconds(50); }
+
+ private:
+  MemoryRateLimiter limiter_{RateLimiterSettings{}, platform::core::SystemClock::Instance()};
+};
+
+INSTANTIATE_TEST_SUITE_P(MemoryRealTime, RateLimiterContract,
+                         ::testing::Values(RateLimiterAdapter{
+                             "memory_real_time",
+                             [] { return std::make_unique<MemoryRateLimiterRealTimeHarness>(); }}),
+                         tests::contract::RateLimiterAdapterName);
+
 RateLimit Limit(std::int64_t limit, milliseconds period) {
   RateLimit out;
   out.limit = limit;

@@ -38,6 +38,26 @@ INSTANTIATE_TEST_SUITE_P(Memory, TokenStoreContract,
                              "memory", [] { return std::make_unique<MemoryTokenStoreHarness>(); }}),
                          tests::contract::TokenStoreAdapterName);
 
+// The same adapter on the system clock, time passing by sleeping: the suite as a real server's
+// harness runs it (short TTLs, sleeps, tolerances), checked here where it cannot be flaky for
+// network reasons.
+class MemoryTokenStoreRealTimeHarness final : public TokenStoreHarness {
+ public:
+  // TokenStoreHarness
+  platform::ports::TokenStore& Tokens() override { return tokens_; }
+  const platform::core::Clock& Clock() override { return platform::core::SystemClock::Instance(); }
+  void Elapse(milliseconds d) override { std::this_thread::sleep_for(d); }
+
+ private:
+  MemoryTokenStore tokens_{platform::core::SystemClock::Instance()};
+};
+
+INSTANTIATE_TEST_SUITE_P(MemoryRealTime, TokenStoreContract,
+                         ::testing::Values(TokenStoreAdapter{
+                             "memory_real_time",
+                             [] { return std::make_unique<MemoryTokenStoreRealTimeHarness>(); }}),
+                         tests::contract::TokenStoreAdapterName);
+
 TEST(MemoryTokenStoreTest, CursorIsTheDecimalSequenceNumber) {
   ManualClock clock;
   MemoryTokenStore tokens(clock);

@@ -99,18 +99,19 @@ TEST_P(LockServiceContract, RenewExtendsTheLease) {
   auto a = Acquire("relay", "node-a", kTtl);
   ASSERT_TRUE(a.has_value() && a->has_value());
   Harness().Elapse(milliseconds(150));
-  auto renewed = Renew(**a, kTtl);
+  // Renewed for longer than it was taken, so that a sleep that overshoots cannot end it early.
+  auto renewed = Renew(**a, 2 * kTtl);
   ASSERT_TRUE(renewed.has_value()) << renewed.error().internal;
   EXPECT_TRUE(*renewed);
 
-  // Past the first lease's end, within the renewed one.
+  // Past the first lease's end, well within the renewed one.
   Harness().Elapse(milliseconds(200));
   auto b = Acquire("relay", "node-b", kTtl);
   ASSERT_TRUE(b.has_value());
   EXPECT_FALSE(b->has_value());
 
   // Past the renewed one.
-  Harness().Elapse(milliseconds(250));
+  Harness().Elapse(2 * kTtl - milliseconds(100));
   b = Acquire("relay", "node-b", kTtl);
   ASSERT_TRUE(b.has_value());
   ASSERT_TRUE(b->has_value());

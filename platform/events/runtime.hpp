@@ -10,6 +10,15 @@
 //   work_app.OnCommit([&] { events.Relay().Notify(); });
 //   ...
 //   events.Stop(); events.Wait();      // shutdown (Wait from a thread other than ctx's)
+//
+// Several processes over the same databases (the distributed shape): give the relay a lease so
+// that one of them relays at a time, fenced in every context database (relay.hpp, ADR 0018):
+//
+//   settings.relay.locks = &lock_service;      // adapters/redis, or adapters/memory
+//   settings.relay.lease_owner = node_id;      // unique per process
+//
+// Stop() then also ends the relay's leadership: Run gives the lease up before it returns, so
+// another process takes over without waiting out the lease.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -34,10 +34,10 @@ namespace {
 constexpr std::string_view kUnavailableMessage = "cache unavailable";
 constexpr std::string_view kDeadlineMessage = "deadline exceeded";
 
-core::Error Unavailable(std::string detail) {
+core::Error Unavailable(const std::string& detail) {
   return {ErrorCode::kUnavailable, std::string(kUnavailableMessage), "redis: " + detail};
 }
-core::Error DeadlineExceeded(std::string detail) {
+core::Error DeadlineExceeded(const std::string& detail) {
   return {ErrorCode::kDeadlineExceeded, std::string(kDeadlineMessage), "redis: " + detail};
 }
 
@@ -72,7 +72,7 @@ RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
   static constexpr char kHex[] = "0123456789abcdef";
-  sha1_.reserve(2 * SHA_DIGEST_LENGTH);
+  sha1_.reserve(std::size_t{2} * SHA_DIGEST_LENGTH);
   for (unsigned char b : digest) {
     sha1_ += kHex[b >> 4];
     sha1_ += kHex[b & 0xf];

@@ -456,12 +456,30 @@ void RedisServer::Fail(const std::string& what) const {
                            "): " + what + "\n--- tail of redis.log ---\n" + LogTail(Log()));
 }
 
+// Signals are delivered asynchronously: wait (it is our child) until the kernel reports the
+// stop or the continue, so that the caller's next step sees the new state.
 void RedisServer::Freeze() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  int status = 0;
+  while (true) {
+    const pid_t r = waitpid(pid_, &status, WUNTRACED);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) pid_ = 0;
+    return;
+  }
 }
 
 void RedisServer::Thaw() {
-  if (pid_ > 0) kill(pid_, SIGCONT);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);
+  int status = 0;
+  while (true) {
+    const pid_t r = waitpid(pid_, &status, WCONTINUED);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) pid_ = 0;
+    return;
+  }
 }
 
 void RedisServer::Kill() {

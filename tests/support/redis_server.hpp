@@ -53,8 +53,8 @@ class RedisServer {
   [[nodiscard]] bool Running() const { return pid_ > 0; }
   [[nodiscard]] pid_t Pid() const { return pid_; }
 
-  void Freeze();  // SIGSTOP: connections stay open, nothing is answered
-  void Thaw();    // SIGCONT
+  void Freeze();  // SIGSTOP (returns once stopped): connections stay open, nothing is answered
+  void Thaw();    // SIGCONT (returns once running again)
   void Kill();    // SIGKILL; returns once it is reaped
   // Kills it if it runs, then starts it again on the same port with the same dir and config
   // (the data is gone: nothing is saved); returns once it answers.

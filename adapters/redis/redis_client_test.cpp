@@ -303,6 +303,30 @@ TEST(RedisClientTest, AuthenticatesWithThePassword) {
   }
 }
 
+TEST(RedisClientTest, AReplicaSayingReadonlyIsUnavailableAndDropsTheConnection) {
+  auto master = RedisServer::Start();
+  RedisServerOptions options;
+  options.replica_of = master->Port();
+  auto replica = RedisServer::Start(options);
+  Fixture f(SettingsFor(*replica));
+  ASSERT_TRUE(f.loops.Run(0, f.client->Connect(Deadline(core_ms(1000)))));
+  EXPECT_EQ(f.client->Health(), RedisHealth::kConnected);
+  auto r = f.Call(Cmd({"SET", "k", "v"}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().internal.find("READONLY"), std::string::npos) << r.error().internal;
+  EXPECT_EQ(f.client->Stats().open_connections, 0u);
+  // Reads still work on the next connection (the address names this server).
+  auto get = f.Call(Cmd({"GET", "k"}));
+  ASSERT_TRUE(get) << get.error().internal;
+  EXPECT_TRUE(get->IsNil());
+  EXPECT_EQ(f.client->Stats().reconnects, 1u);
+  const std::string metrics = f.registry.Render();
+  EXPECT_NE(metrics.find("trellis_redis_errors_total{client=\"main\",kind=\"unavailable\"} 1"),
+            std::string::npos)
+      << metrics;
+}
+
 TEST(RedisClientTest, SelectsTheDatabase) {
   auto server = RedisServer::Start();
   RedisSettings settings = SettingsFor(*server);

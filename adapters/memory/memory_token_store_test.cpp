@@ -125,7 +125,7 @@ TEST(MemoryTokenStoreTest, ConcurrentRevokesAreAllRecordedInOneOrder) {
   EXPECT_EQ(page->cursor, std::to_string(kThreads * kEach));
   std::set<std::string> seen;
   for (const auto& r : page->revoked) seen.insert(r.session_id);
-  EXPECT_EQ(seen.size(), std::size_t{kThreads * kEach});
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads) * kEach);
   // Each thread's own revocations appear in the order it made them.
   std::vector<int> next(kThreads, 0);
   for (const auto& r : page->revoked) {

@@ -136,7 +136,7 @@ TEST_P(CacheContract, GetOfManyKeysAnswersInOrder) {
 
   std::vector<std::string> keys;
   for (int i = 19; i >= 0; --i) keys.push_back("k" + std::to_string(i));
-  keys.push_back("k4");  // asked twice
+  keys.emplace_back("k4");  // asked twice
   auto got = Get(keys);
   ASSERT_TRUE(got.has_value()) << got.error().internal;
   ASSERT_EQ(got->size(), keys.size());
@@ -300,7 +300,7 @@ TEST_P(CacheContract, ConcurrentCallersSeeTheirOwnWrites) {
         auto set = RunSync(Cache().Set(std::move(writes), Deadline()));
         std::vector<std::string> keys;
         keys.push_back(key);
-        keys.push_back("shared");
+        keys.emplace_back("shared");
         auto got = RunSync(Cache().Get(std::move(keys), Deadline()));
         if (!set || !got || got->size() != 2 || (*got)[0] != key + "=value") ++wrong;
       }

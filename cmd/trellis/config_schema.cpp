@@ -142,9 +142,10 @@ const Schema& ConfigSchema() {
     s.Add(Int("postgres.connect_timeout_ms", 2000, 100, 60000,
               "How long a new connection may take (also bounded by the request deadline)."));
     s.Add(Bool("postgres.single_process", false,
-               "Only this one Trellis process writes the database: keeps the in-process caches "
-               "that its own commits invalidate (memberships, task-list pages; ADR 0011). Off "
-               "(several processes): those caches are off, every read goes to the database."));
+               "Only this one Trellis process writes the database, so the in-process cache "
+               "(`cache.backend: memory`) sees every invalidation and stays on. Off (several "
+               "processes): an in-process cache is not used, reads go to the database (use a "
+               "shared cache)."));
     s.Add(Int("postgres.backoff_cap_ms", 1000, 50, 60000,
               "After a failed connect, new connects back off (jittered, doubling from 50 ms) up "
               "to this; meanwhile transactions answer 503 at once. After a failover, writes "
@@ -155,6 +156,20 @@ const Schema& ConfigSchema() {
     s.Add(Bool("postgres.pipeline", true,
                "Send the independent queries of a use case in one round trip (pipeline mode). "
                "Off: one round trip per query, only to measure what pipelining saves."));
+    s.Add({.key = "cache.backend",
+           .kind = Kind::kEnum,
+           .default_value = "memory",
+           .doc = "Where the hot reads (callers' roles, projects, task-list pages) are cached: "
+                  "`memory` (in process; on PostgreSQL only with `postgres.single_process`) or "
+                  "`off`. Entries are invalidated by domain events (docs/adr/0019).",
+           .allowed = {"memory", "off"}});
+    s.Add(Int("cache.ttl_ms", 300000, 1000, 86400000,
+              "Longest time an entry is kept (spread by ±10% so entries filled together do not "
+              "expire together); also the bound on staleness should an invalidation be lost."));
+    s.Add(Int("cache.max_bytes", std::int64_t{256} << 20, std::int64_t{1} << 20,
+              std::int64_t{1} << 40, "In-process cache: bytes kept at most (LRU beyond)."));
+    s.Add(Int("cache.max_entries", 200000, 1000, 100000000,
+              "In-process cache: entries kept at most (LRU beyond)."));
     s.Add(Bool("auth.builtin_issuer", true,
                "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
                "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "

@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "adapters/memory/memory_cache.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
@@ -14,6 +15,8 @@
 #include "gateway/live/live_hub.hpp"
 #include "gateway/platform_routes.hpp"
 #include "platform/auth/oidc_verifier.hpp"
+#include "platform/cache/cache_aside.hpp"
+#include "platform/cache/invalidator.hpp"
 #include "platform/core/config.hpp"
 #include "platform/events/runtime.hpp"
 #include "platform/http/client.hpp"
@@ -21,6 +24,7 @@
 #include "platform/ports/run_sync.hpp"
 #include "platform/rest/rest.hpp"
 #include "platform/store/migrations.hpp"
+#include "proto/trellis/identity/v1/membership_cache.hpp"
 #include "services/audit/api/audit_routes.hpp"
 #include "services/audit/app/audit_app.hpp"
 #include "services/audit/store/audit_store.hpp"
@@ -31,6 +35,7 @@
 #include "services/identity/app/oidc_issuer.hpp"
 #include "services/work/api/work_routes.hpp"
 #include "services/work/app/work_app.hpp"
+#include "services/work/app/work_cache.hpp"
 
 // Compiled-in migrations (cmd/trellis/CMakeLists.txt and the services' CMakeLists.txt:
 // trellis_embed_migrations).
@@ -222,6 +227,10 @@ struct Product::Impl {
   std::vector<std::pair<std::string, adapters::postgres::PgStore*>> postgres;
 
   std::unique_ptr<platform::rest::Idempotency> idempotency;
+  // The shared cache (ADR 0019); null when caching is off.
+  std::unique_ptr<platform::ports::Cache> cache_port;
+  std::unique_ptr<platform::cache::CacheAside> cache;
+  std::unique_ptr<platform::cache::CacheInvalidator> invalidator;
   std::unique_ptr<identity::app::IdentityApp> identity;
   std::unique_ptr<identity::app::OidcIssuer> issuer;
   std::unique_ptr<work::app::WorkApp> work;
@@ -297,16 +306,37 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
                                                                clock, registry);
 
   auto notify = [&p] { p.Committed(); };
-  // The caches that this process's own commits invalidate (ADR 0011) are right only while no
-  // other process writes the database: always on SQLite, on PostgreSQL when configured so.
-  const bool own_caches = !IsPostgres(p.settings) || p.settings.postgres.single_process;
-  p.identity = std::make_unique<identity::app::IdentityApp>(
-      *p.identity_db, clock, ids, notify,
-      own_caches ? identity::app::MembershipCache::kDefaultMaxEntries : 0);
-  work::app::TaskPageCacheSettings task_pages;
-  if (!own_caches) task_pages.max_pages = 0;
+  // The cache (ADR 0019). In process it sees only this process's invalidations: right on
+  // SQLite (one process per data directory) and on PostgreSQL when configured single-process.
+  const auto& cs = p.settings.cache;
+  const bool in_process_ok = !IsPostgres(p.settings) || p.settings.postgres.single_process;
+  if (cs.backend == ProductSettings::Cache::Backend::kMemory && in_process_ok) {
+    adapters::memory::CacheSettings memory;
+    memory.max_bytes = cs.max_bytes;
+    memory.max_entries = cs.max_entries;
+    p.cache_port = std::make_unique<adapters::memory::MemoryCache>(memory, clock);
+  }
+  work::app::WorkCaching caching;
+  if (p.cache_port) {
+    platform::cache::CacheAsideSettings aside;
+    aside.ttl = std::chrono::milliseconds(cs.ttl_ms);
+    p.cache = std::make_unique<platform::cache::CacheAside>(*p.cache_port, clock, registry,
+                                                            "shared", aside);
+    p.invalidator = std::make_unique<platform::cache::CacheInvalidator>(*p.cache, clock);
+    p.invalidator->On(work::app::kWorkEventPrefix, work::app::kWorkNamespacePrefix);
+    p.invalidator->On(identity::v1::kMembershipEventPrefix,
+                      identity::v1::kMembershipNamespacePrefix);
+    caching.cache = p.cache.get();
+    caching.invalidator = p.invalidator.get();
+    // The durable path: every relayed event invalidates again (a lost post-commit
+    // invalidation, a crash between commit and invalidation).
+    p.events->AddConsumer(
+        "cache", [&p](const platform::events::DomainEvent& e) { return p.invalidator->Handle(e); });
+  }
+  p.identity = std::make_unique<identity::app::IdentityApp>(*p.identity_db, clock, ids, notify,
+                                                            p.invalidator.get());
   p.work =
-      std::make_unique<work::app::WorkApp>(*p.work_db, *p.identity, clock, ids, notify, task_pages);
+      std::make_unique<work::app::WorkApp>(*p.work_db, *p.identity, clock, ids, notify, caching);
   p.audit = std::make_unique<audit::app::AuditApp>(*p.audit_db, *p.identity);
   p.live = std::make_unique<gateway::live::LiveHub>(p.events->Log(), *p.identity, registry);
   // The audit log is a projection of every event; the live hub tails the log for SSE.
@@ -469,6 +499,12 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.postgres.backoff_cap_ms = static_cast<int>(c.Int("postgres.backoff_cap_ms"));
   s.postgres.single_process = c.Bool("postgres.single_process");
   s.postgres.pipeline = c.Bool("postgres.pipeline");
+  const std::string backend = c.String("cache.backend");
+  s.cache.backend = backend == "off" ? ProductSettings::Cache::Backend::kOff
+                                     : ProductSettings::Cache::Backend::kMemory;
+  s.cache.ttl_ms = c.Int("cache.ttl_ms");
+  s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
+  s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));
   return s;
 }
 

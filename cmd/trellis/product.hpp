@@ -68,11 +68,20 @@ struct ProductSettings {
     int connect_timeout_ms = 2000;
     int max_replica_lag_ms = 1000;
     int backoff_cap_ms = 1000;
-    // Only this process writes: the owner-invalidated caches stay on (ADR 0011).
+    // Only this process writes: an in-process cache stays right (ADR 0019).
     bool single_process = false;
     bool pipeline = true;  // ExecuteBatch in one round trip
   };
   Postgres postgres;
+  // The shared cache of hot reads (ADR 0019).
+  struct Cache {
+    enum class Backend { kMemory, kOff };
+    Backend backend = Backend::kMemory;
+    std::int64_t ttl_ms = 300'000;
+    std::size_t max_bytes = std::size_t{256} << 20;
+    std::size_t max_entries = 200'000;
+  };
+  Cache cache;
 };
 
 // What `trellis migrate` did, per database.

@@ -269,15 +269,22 @@ core::Result<PageRequest> ParsePage(const http::Request& req, std::string_view b
 
 std::string ListBody(const std::vector<std::string>& items,
                      const std::optional<std::string>& next_cursor) {
-  std::size_t size = 32;
+  std::size_t size = 0;
   for (const auto& item : items) size += item.size() + 1;
-  std::string out;
-  out.reserve(size + (next_cursor ? next_cursor->size() : 0));
-  out += "{\"items\":[";
+  std::string joined;
+  joined.reserve(size);
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += items[i];
+    if (i) joined += ',';
+    joined += items[i];
   }
+  return JoinedListBody(joined, next_cursor);
+}
+
+std::string JoinedListBody(std::string_view items, const std::optional<std::string>& next_cursor) {
+  std::string out;
+  out.reserve(items.size() + 32 + (next_cursor ? next_cursor->size() : 0));
+  out += "{\"items\":[";
+  out += items;
   out += "],\"next_cursor\":";
   if (next_cursor) {
     core::AppendJsonString(out, *next_cursor);

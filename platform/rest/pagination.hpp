@@ -59,6 +59,9 @@ void SetCursorKey(std::string key);
 // JSON (say, from http::JsonWriter).
 [[nodiscard]] std::string ListBody(const std::vector<std::string>& items,
                                    const std::optional<std::string>& next_cursor);
+// The same body from items already joined with ',' (a cached page).
+[[nodiscard]] std::string JoinedListBody(std::string_view items,
+                                         const std::optional<std::string>& next_cursor);
 
 // For a query that fetched up to limit + 1 rows: drops the extra row and returns the cursor
 // for the last kept row, or nullopt when there was no extra row (the last page).

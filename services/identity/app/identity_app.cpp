@@ -105,12 +105,12 @@ platform::ports::Awaitable<Role> RoleIn(SqlTransaction& tx, const Principal& who
 
 IdentityApp::IdentityApp(platform::ports::SqlStore& store, const platform::core::Clock& clock,
                          platform::core::IdGenerator& ids, std::function<void()> on_commit,
-                         std::size_t membership_cache_entries)
+                         platform::cache::CacheInvalidator* invalidator)
     : store_(store),
       clock_(clock),
       ids_(ids),
       on_commit_(std::move(on_commit)),
-      memberships_(membership_cache_entries) {
+      invalidator_(invalidator) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium cannot initialise");
 }
 
@@ -130,10 +130,15 @@ void IdentityApp::Committed() const {
   if (on_commit_) on_commit_();
 }
 
-void IdentityApp::MembershipsCommitted() const {
-  // Before the use case returns: a removed member's very next request is refused.
-  MembershipChanged();
+boost::asio::awaitable<void> IdentityApp::MembershipsCommitted(
+    const std::string& org_id, std::string event_type, platform::core::Clock::MonoTime deadline) {
   Committed();
+  // Before the use case returns: a removed member's very next request is refused. The
+  // event-log consumer "cache" invalidates again should this fail.
+  if (invalidator_) {
+    std::string org = org_id;
+    co_await invalidator_->Committed(std::move(event_type), std::move(org), deadline);
+  }
 }
 
 Call<Me> IdentityApp::GetMe(const Principal& who, CallContext call) {
@@ -202,7 +207,7 @@ Call<store::OrgWithRole> IdentityApp::CreateOrg(const Principal& who, CallContex
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  MembershipsCommitted();
+  Committed();  // a new membership: nothing cached to drop (only active roles are cached)
   co_return store::OrgWithRole{std::move(org), Role::kOwner};
 }
 
@@ -367,7 +372,7 @@ Call<domain::Member> IdentityApp::InviteMember(const Principal& who, CallContext
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  MembershipsCommitted();
+  Committed();  // a pending membership is not a role yet
   co_return member;
 }
 
@@ -408,7 +413,7 @@ Call<domain::Member> IdentityApp::ChangeMemberRole(const Principal& who, CallCon
         co_return Result<void>();
       });
   if (!done) co_return std::unexpected(done.error());
-  MembershipsCommitted();
+  co_await MembershipsCommitted(org_id, "identity.member.role_changed", call.deadline);
   co_return std::move(*out);
 }
 
@@ -436,7 +441,7 @@ Call<void> IdentityApp::RemoveMember(const Principal& who, CallContext call, std
         co_return co_await platform::events::AppendToOutbox(tx, event);
       });
   if (!done) co_return std::unexpected(done.error());
-  MembershipsCommitted();
+  co_await MembershipsCommitted(org_id, "identity.member.removed", call.deadline);
   co_return Result<void>();
 }
 
@@ -550,15 +555,6 @@ Call<domain::Org> IdentityApp::AdminCreateOrg(CallContext call, CreateOrgInput i
 identity::v1::Call<identity::v1::Membership> IdentityApp::GetMembership(
     identity::v1::GetMembershipRequest request, CallContext call) {
   identity::v1::Membership out;
-  if (auto role = memberships_.Find(request.org_id(), request.user_id())) {
-    out.set_org_id(request.org_id());
-    out.set_user_id(request.user_id());
-    out.set_role(identity::v1::FromCoreRole(*role));
-    co_return out;
-  }
-  // Taken before the read: a membership change committed meanwhile makes Fill drop the answer.
-  const std::uint64_t token = memberships_.Token();
-  std::optional<Role> found;
   TransactionOptions options = Tx(call, request.org_id());
   options.ReadOnly();
   auto done = co_await store_.Transact(
@@ -569,11 +565,9 @@ identity::v1::Call<identity::v1::Membership> IdentityApp::GetMembership(
         out.set_org_id((*member)->org_id);
         out.set_user_id((*member)->user_id);
         out.set_role(identity::v1::FromCoreRole((*member)->role));
-        found = (*member)->role;
         co_return Result<void>();
       });
   if (!done) co_return std::unexpected(done.error());
-  if (found) memberships_.Fill(request.org_id(), request.user_id(), *found, token);
   co_return out;
 }
 
@@ -680,7 +674,7 @@ identity::v1::Call<identity::v1::User> IdentityApp::ResolveSubject(
           co_return Result<void>();
         });
     if (!wrote) co_return std::unexpected(wrote.error());
-    if (activated) MembershipsCommitted();
+    if (activated) Committed();  // new memberships: nothing cached to drop
   }
   identity::v1::User out;
   out.set_id(found->id);

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "platform/cache/invalidator.hpp"
 #include "platform/core/call_context.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/core/principal.hpp"
 #include "platform/ports/sql_store.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
-#include "services/identity/app/membership_cache.hpp"
 #include "services/identity/domain/identity.hpp"
 #include "services/identity/store/identity_store.hpp"
 
@@ -66,11 +66,11 @@ struct Me {
 
 class IdentityApp final : public identity::v1::IdentityClient {
  public:
-  // membership_cache_entries: 0 turns the owner-invalidated membership cache off, as a
-  // deployment where other processes write the same database must (ADR 0011).
+  // `invalidator` (may be null) drops the cached roles (membership_cache.hpp in the contract)
+  // that a membership change makes wrong.
   IdentityApp(platform::ports::SqlStore& store, const platform::core::Clock& clock,
               platform::core::IdGenerator& ids, std::function<void()> on_commit,
-              std::size_t membership_cache_entries = MembershipCache::kDefaultMaxEntries);
+              platform::cache::CacheInvalidator* invalidator = nullptr);
 
   [[nodiscard]] Call<Me> GetMe(const Principal& who, CallContext call);
 
@@ -109,8 +109,8 @@ class IdentityApp final : public identity::v1::IdentityClient {
   [[nodiscard]] Call<domain::Org> AdminCreateOrg(CallContext call, CreateOrgInput input,
                                                  std::string owner_user_id);
 
-  // IdentityClient (the internal API). GetMembership answers active memberships from a cache
-  // that every membership change in this process invalidates before returning (ADR 0011).
+  // IdentityClient (the internal API). GetMembership reads the database; callers cache active
+  // roles themselves through membership_cache.hpp (ADR 0019).
   [[nodiscard]] identity::v1::Call<identity::v1::Membership> GetMembership(
       identity::v1::GetMembershipRequest request, CallContext call) override;
   [[nodiscard]] identity::v1::Call<identity::v1::ApiKeyPrincipal> AuthenticateApiKey(
@@ -126,14 +126,16 @@ class IdentityApp final : public identity::v1::IdentityClient {
   [[nodiscard]] platform::ports::TransactionOptions Tx(const CallContext& call,
                                                        const std::string& org_id) const;
   void Committed() const;
-  // Committed() for a commit that may have changed a membership: invalidates the cache first.
-  void MembershipsCommitted() const;
+  // Committed() for a commit that changed or ended an active membership (an event of
+  // `event_type`): also invalidates the org's cached roles.
+  [[nodiscard]] boost::asio::awaitable<void> MembershipsCommitted(
+      const std::string& org_id, std::string event_type, platform::core::Clock::MonoTime deadline);
 
   platform::ports::SqlStore& store_;
   const platform::core::Clock& clock_;
   platform::core::IdGenerator& ids_;
   std::function<void()> on_commit_;
-  MembershipCache memberships_;
+  platform::cache::CacheInvalidator* invalidator_;
 };
 
 }  // namespace trellis::identity::app

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "platform/events/outbox.hpp"
-#include "services/identity/app/membership_cache.hpp"
 #include "services/identity/app/views.hpp"
 #include "services/identity/store/identity_store.hpp"
 
@@ -50,11 +49,7 @@ Awaitable<std::int64_t> ActivatePendingMemberships(platform::ports::SqlTransacti
     if (!appended) co_return std::unexpected(appended.error());
     ++joined;
   }
-  // Inside the transaction, before it commits: enough, because only positive answers are
-  // cached and activation only creates memberships (never changes one a cache could hold).
-  // It also stops any read in flight from filling (the epoch moved). Callers that commit
-  // through IdentityApp invalidate again after the commit.
-  if (joined > 0) MembershipChanged();
+  // No cache invalidation: only active roles are cached, and activation only creates them.
   co_return joined;
 }
 

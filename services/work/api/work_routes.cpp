@@ -427,15 +427,12 @@ asio::awaitable<Response> ListTasks(app::WorkApp& work, Request& req) {
     q.after = store::Position{(*page->after)[0], (*page->after)[1]};
   }
   const core::CallContext call = CallOf(req);
-  // The items come rendered (and, warm, from the work context's page cache: ADR 0011).
+  // The items come rendered (and, warm, from the shared cache: ADR 0019).
   auto result = co_await work.ListTaskPage(*who, call, std::move(in));
   if (!result) co_return Fail(req, result.error());
-  const app::RenderedTaskPage& page_items = **result;
   std::optional<std::string> next;
-  if (page_items.next) {
-    next = rest::EncodeCursor({page_items.next->key, page_items.next->id}, bound);
-  }
-  co_return Response::Json(200, rest::ListBody(page_items.items, next));
+  if (result->next) next = rest::EncodeCursor({result->next->key, result->next->id}, bound);
+  co_return Response::Json(200, rest::JoinedListBody(result->items, next));
 }
 
 asio::awaitable<Response> GetTask(app::WorkApp& work, Request& req) {

@@ -6,12 +6,14 @@
 #include <utility>
 
 #include "platform/events/outbox.hpp"
+#include "proto/trellis/identity/v1/membership_cache.hpp"
 #include "services/work/app/work_json.hpp"
 #include "services/work/domain/work_permissions.hpp"
 #include "services/work/domain/work_rules.hpp"
 
 namespace trellis::work::app {
 
+namespace asio = boost::asio;
 namespace core = platform::core;
 using core::ErrorCode;
 using core::Result;
@@ -56,6 +58,32 @@ Page<T> MakePage(std::vector<T> rows, int limit, KeyFn key) {
   return page;
 }
 
+// What fills the shared cache is read from the primary: a replica may not have replayed a
+// write whose invalidation has already happened, and would put the old value back.
+core::CallContext FromPrimary(const core::CallContext& call) {
+  core::CallContext out = call;
+  out.written.reset();
+  return out;
+}
+
+RenderedTaskPage Render(const Page<Task>& page) {
+  RenderedTaskPage out;
+  std::size_t size = 0;
+  std::vector<std::string> items;
+  items.reserve(page.items.size());
+  for (const auto& t : page.items) {
+    items.push_back(TaskJson(t));
+    size += items.back().size() + 1;
+  }
+  out.items.reserve(size);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out.items += ',';
+    out.items += items[i];
+  }
+  out.next = page.next;
+  return out;
+}
+
 // The project summary's windows.
 constexpr std::int64_t kSummaryCommentWindowMs = std::int64_t{7} * 24 * 60 * 60 * 1000;
 constexpr int kSummaryRecentTasks = 5;
@@ -77,29 +105,34 @@ bool Expected::Matches(std::int64_t version) const {
 
 WorkApp::WorkApp(platform::ports::SqlStore& store, identity::v1::IdentityClient& identity,
                  const core::Clock& clock, core::IdGenerator& ids, std::function<void()> on_commit,
-                 TaskPageCacheSettings task_pages)
+                 WorkCaching caching)
     : store_(store),
       identity_(identity),
       clock_(clock),
       ids_(ids),
       on_commit_(std::move(on_commit)),
-      task_pages_(task_pages) {}
+      caching_(caching) {}
 
 std::int64_t WorkApp::NowMs() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
       .count();
 }
 
-void WorkApp::Committed(const std::string& org_id) {
-  // Before the use case returns: the caller's next list must see its own write.
-  task_pages_.Invalidate(org_id);
+asio::awaitable<void> WorkApp::Committed(const std::string& org_id, std::string event_type,
+                                         core::Clock::MonoTime deadline) {
   if (on_commit_) on_commit_();
+  // Before the use case returns, so that the caller's next read sees its own write; the
+  // event-log consumer "cache" invalidates again should this fail.
+  if (caching_.invalidator) {
+    std::string org = org_id;
+    co_await caching_.invalidator->Committed(std::move(event_type), std::move(org), deadline);
+  }
 }
 
 Awaitable<core::Role> WorkApp::ResolveRole(const core::Principal& who,
                                            const core::CallContext& call,
                                            const std::string& org_id) {
-  co_return co_await identity::v1::RoleIn(identity_, who, org_id, call);
+  co_return co_await identity::v1::CachedRoleIn(caching_.cache, identity_, who, org_id, call);
 }
 
 Awaitable<void> WorkApp::CheckAssignee(const core::CallContext& call, const std::string& org_id,
@@ -163,7 +196,7 @@ Awaitable<Project> WorkApp::CreateProject(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed(input.org_id);
+  co_await Committed(input.org_id, "work.project.created", call.deadline);
   co_return p;
 }
 
@@ -192,13 +225,8 @@ Awaitable<Page<Project>> WorkApp::ListProjects(const core::Principal& who, core:
                      [sort](const Project& p) { return store::SortKey(p, sort); });
 }
 
-Awaitable<Project> WorkApp::GetProject(const core::Principal& who, core::CallContext call,
-                                       std::string org_id, std::string project_id) {
-  auto role = co_await ResolveRole(who, call, org_id);
-  if (!role) co_return std::unexpected(role.error());
-  if (auto ok = domain::Authorize(*role, Action::kViewProject); !ok) {
-    co_return std::unexpected(ok.error());
-  }
+Awaitable<Project> WorkApp::ReadProject(const core::CallContext& call, const std::string& org_id,
+                                        const std::string& project_id) {
   Result<Project> out = core::Fail(ErrorCode::kInternal, "not read");
   auto options = Options(org_id, call, true);
   platform::ports::TransactionBody body = [&](SqlTransaction& tx) -> Awaitable<void> {
@@ -208,6 +236,52 @@ Awaitable<Project> WorkApp::GetProject(const core::Principal& who, core::CallCon
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
   co_return out;
+}
+
+asio::awaitable<WorkApp::CachedRead> WorkApp::ReadCached(const core::Principal& who,
+                                                         const core::CallContext& call,
+                                                         const std::string& org_id,
+                                                         platform::cache::CacheRef entry) {
+  CachedRead out;
+  if (!caching_.cache) {
+    out.role = co_await ResolveRole(who, call, org_id);
+    co_return out;
+  }
+  // The caller's membership and the entry in one round trip.
+  std::vector<platform::cache::CacheRef> refs;
+  const bool member = !who.IsApiKey() && !who.user_id.empty();
+  if (member) refs.push_back(identity::v1::MembershipRef(org_id, who.user_id));
+  refs.push_back(std::move(entry));
+  auto slots = co_await caching_.cache->Read(refs, call.deadline);
+  std::optional<platform::cache::CacheSlot> member_slot;
+  if (member) member_slot = std::move(slots.front());
+  out.role = co_await identity::v1::CachedRoleIn(caching_.cache, identity_, who, org_id, call,
+                                                 std::move(member_slot));
+  out.ref = std::move(refs.back());
+  out.slot = std::move(slots.back());
+  co_return out;
+}
+
+Awaitable<Project> WorkApp::GetProject(const core::Principal& who, core::CallContext call,
+                                       std::string org_id, std::string project_id) {
+  auto read = co_await ReadCached(who, call, org_id, ProjectRef(org_id, project_id));
+  if (!read.role) co_return std::unexpected(read.role.error());
+  if (auto ok = domain::Authorize(*read.role, Action::kViewProject); !ok) {
+    co_return std::unexpected(ok.error());
+  }
+  if (!caching_.cache) co_return co_await ReadProject(call, org_id, project_id);
+  const core::CallContext primary = FromPrimary(call);
+  platform::cache::CacheAside::Loader load = [this, primary, org_id,
+                                              project_id]() -> Awaitable<std::string> {
+    auto project = co_await ReadProject(primary, org_id, project_id);
+    if (!project) co_return std::unexpected(project.error());
+    co_return SerializeProject(*project);
+  };
+  auto text = co_await caching_.cache->Load(std::move(read.ref), std::move(read.slot),
+                                            call.deadline, std::move(load));
+  if (!text) co_return std::unexpected(text.error());
+  if (auto project = ParseProject(*text)) co_return std::move(*project);
+  co_return core::Fail(ErrorCode::kInternal, "unexpected cached value", "project entry");
 }
 
 Awaitable<Project> WorkApp::UpdateProject(const core::Principal& who, core::CallContext call,
@@ -220,6 +294,7 @@ Awaitable<Project> WorkApp::UpdateProject(const core::Principal& who, core::Call
   const std::int64_t now = NowMs();
   Project after;
   bool changed = false;
+  std::string event_type;
   auto options = Options(input.org_id, call, false);
   platform::ports::TransactionBody body = [&](SqlTransaction& tx) -> Awaitable<void> {
     auto current = co_await store::GetProject(tx, input.org_id, input.project_id);
@@ -242,13 +317,12 @@ Awaitable<Project> WorkApp::UpdateProject(const core::Principal& who, core::Call
     after.updated_at_ms = now;
     if (auto r = co_await store::UpdateProject(tx, after, current->version); !r) co_return r;
     const bool archived = after.archived && !current->archived;
-    co_return co_await Append(tx, who, after.org_id,
-                              archived ? "work.project.archived" : "work.project.updated", after.id,
-                              ProjectJson(after), now);
+    event_type = archived ? "work.project.archived" : "work.project.updated";
+    co_return co_await Append(tx, who, after.org_id, event_type, after.id, ProjectJson(after), now);
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed(input.org_id);
+  if (changed) co_await Committed(input.org_id, event_type, call.deadline);
   co_return after;
 }
 
@@ -321,7 +395,7 @@ Awaitable<Task> WorkApp::CreateTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed(input.org_id);
+  co_await Committed(input.org_id, "work.task.created", call.deadline);
   co_return t;
 }
 
@@ -359,28 +433,30 @@ Awaitable<Page<Task>> WorkApp::ReadTasks(const core::CallContext& call, const st
                      [sort](const Task& t) { return store::SortKey(t, sort); });
 }
 
-Awaitable<std::shared_ptr<const RenderedTaskPage>> WorkApp::ListTaskPage(const core::Principal& who,
-                                                                         core::CallContext call,
-                                                                         ListTasksInput input) {
-  // Authorization runs on every request, before the cache is consulted.
-  auto role = co_await ResolveRole(who, call, input.org_id);
-  if (!role) co_return std::unexpected(role.error());
-  if (auto ok = domain::Authorize(*role, Action::kViewTask); !ok) {
+Awaitable<RenderedTaskPage> WorkApp::ListTaskPage(const core::Principal& who,
+                                                  core::CallContext call, ListTasksInput input) {
+  // Authorization runs on every request, before the page is looked at.
+  auto read = co_await ReadCached(who, call, input.org_id, TaskPageRef(input.org_id, input.query));
+  if (!read.role) co_return std::unexpected(read.role.error());
+  if (auto ok = domain::Authorize(*read.role, Action::kViewTask); !ok) {
     co_return std::unexpected(ok.error());
   }
-  const std::string key = TaskPageCache::KeyOf(input.query);
-  if (auto hit = task_pages_.Find(input.org_id, key)) co_return hit;
-  // Taken before the read: a write committed meanwhile makes Fill drop this page.
-  const std::uint64_t token = task_pages_.Token();
-  auto page = co_await ReadTasks(call, input.org_id, std::move(input.query));
-  if (!page) co_return std::unexpected(page.error());
-  auto rendered = std::make_shared<RenderedTaskPage>();
-  rendered->items.reserve(page->items.size());
-  for (const auto& t : page->items) rendered->items.push_back(TaskJson(t));
-  rendered->next = std::move(page->next);
-  std::shared_ptr<const RenderedTaskPage> out = std::move(rendered);
-  task_pages_.Fill(input.org_id, key, out, token);
-  co_return out;
+  if (!caching_.cache) {
+    auto page = co_await ReadTasks(call, input.org_id, std::move(input.query));
+    if (!page) co_return std::unexpected(page.error());
+    co_return Render(*page);
+  }
+  const core::CallContext primary = FromPrimary(call);
+  platform::cache::CacheAside::Loader load = [this, primary, input]() -> Awaitable<std::string> {
+    auto page = co_await ReadTasks(primary, input.org_id, input.query);
+    if (!page) co_return std::unexpected(page.error());
+    co_return Render(*page).Serialize();
+  };
+  auto text = co_await caching_.cache->Load(std::move(read.ref), std::move(read.slot),
+                                            call.deadline, std::move(load));
+  if (!text) co_return std::unexpected(text.error());
+  if (auto page = RenderedTaskPage::Parse(*text)) co_return std::move(*page);
+  co_return core::Fail(ErrorCode::kInternal, "unexpected cached value", "task page entry");
 }
 
 Awaitable<Task> WorkApp::GetTask(const core::Principal& who, core::CallContext call,
@@ -452,7 +528,7 @@ Awaitable<Task> WorkApp::UpdateTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed(input.org_id);
+  if (changed) co_await Committed(input.org_id, "work.task.updated", call.deadline);
   co_return after;
 }
 
@@ -484,7 +560,7 @@ Awaitable<void> WorkApp::DeleteTask(const core::Principal& who, core::CallContex
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed(input.org_id);
+  co_await Committed(input.org_id, "work.task.deleted", call.deadline);
   co_return Result<void>();
 }
 
@@ -532,7 +608,7 @@ Awaitable<Comment> WorkApp::CreateComment(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed(input.org_id);
+  co_await Committed(input.org_id, "work.comment.created", call.deadline);
   co_return c;
 }
 
@@ -597,7 +673,7 @@ Awaitable<Comment> WorkApp::UpdateComment(const core::Principal& who, core::Call
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  if (changed) Committed(input.org_id);
+  if (changed) co_await Committed(input.org_id, "work.comment.updated", call.deadline);
   co_return after;
 }
 
@@ -627,7 +703,7 @@ Awaitable<void> WorkApp::DeleteComment(const core::Principal& who, core::CallCon
   };
   auto done = co_await store_.Transact(std::move(options), std::move(body));
   if (!done) co_return std::unexpected(done.error());
-  Committed(input.org_id);
+  co_await Committed(input.org_id, "work.comment.deleted", call.deadline);
   co_return Result<void>();
 }
 

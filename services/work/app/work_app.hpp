@@ -18,13 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "platform/cache/cache_aside.hpp"
+#include "platform/cache/invalidator.hpp"
 #include "platform/core/call_context.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/core/principal.hpp"
 #include "platform/ports/sql_store.hpp"
 #include "proto/trellis/identity/v1/identity_client.hpp"
-#include "services/work/app/task_page_cache.hpp"
+#include "services/work/app/work_cache.hpp"
 #include "services/work/domain/work_model.hpp"
 #include "services/work/store/work_store.hpp"
 
@@ -133,13 +135,19 @@ struct DeleteCommentInput {
   Expected expected;
 };
 
+// The shared cache and what invalidates it (composition root); both null: no caching.
+struct WorkCaching {
+  platform::cache::CacheAside* cache = nullptr;
+  platform::cache::CacheInvalidator* invalidator = nullptr;
+};
+
 class WorkApp {
  public:
-  // Every reference must outlive the app. on_commit may be empty. The task-page cache is
-  // correct only while this app sees every write to its database (the embedded shape).
+  // Every reference must outlive the app. on_commit may be empty. Without caching every read
+  // goes to the database.
   WorkApp(platform::ports::SqlStore& store, identity::v1::IdentityClient& identity,
           const platform::core::Clock& clock, platform::core::IdGenerator& ids,
-          std::function<void()> on_commit, TaskPageCacheSettings task_pages = {});
+          std::function<void()> on_commit, WorkCaching caching = {});
 
   // Projects.
   [[nodiscard]] Awaitable<domain::Project> CreateProject(const platform::core::Principal& who,
@@ -166,11 +174,13 @@ class WorkApp {
   [[nodiscard]] Awaitable<Page<domain::Task>> ListTasks(const platform::core::Principal& who,
                                                         platform::core::CallContext call,
                                                         ListTasksInput input);
-  // ListTasks with the page already rendered (TaskJson per item), from the task-page cache
-  // when warm (ADR 0011). Authorization runs on every call before the cache is consulted;
-  // every committed work mutation in the org drops the org's pages before it returns.
-  [[nodiscard]] Awaitable<std::shared_ptr<const RenderedTaskPage>> ListTaskPage(
-      const platform::core::Principal& who, platform::core::CallContext call, ListTasksInput input);
+  // ListTasks with the page already rendered (TaskJson per item), from the shared cache when
+  // warm (work_cache.hpp; ADR 0019): the caller's membership and the page are read in one
+  // round trip. Authorization runs on every call; every committed work mutation in the org
+  // invalidates the org's entries before it returns.
+  [[nodiscard]] Awaitable<RenderedTaskPage> ListTaskPage(const platform::core::Principal& who,
+                                                         platform::core::CallContext call,
+                                                         ListTasksInput input);
   [[nodiscard]] Awaitable<domain::Task> GetTask(const platform::core::Principal& who,
                                                 platform::core::CallContext call,
                                                 std::string org_id, std::string task_id);
@@ -223,15 +233,30 @@ class WorkApp {
   [[nodiscard]] Awaitable<Page<domain::Task>> ReadTasks(const platform::core::CallContext& call,
                                                         const std::string& org_id,
                                                         store::TaskQuery query);
-  // After a commit: drops the org's task pages, then calls on_commit.
-  void Committed(const std::string& org_id);
+  // After a commit: calls on_commit, then invalidates what the event of `event_type` changes.
+  [[nodiscard]] boost::asio::awaitable<void> Committed(const std::string& org_id,
+                                                       std::string event_type,
+                                                       platform::core::Clock::MonoTime deadline);
+  [[nodiscard]] Awaitable<domain::Project> ReadProject(const platform::core::CallContext& call,
+                                                       const std::string& org_id,
+                                                       const std::string& project_id);
+  // The caller's role in the org and the cache slot of `entry`, from one cache round trip.
+  struct CachedRead {
+    platform::core::Result<platform::core::Role> role =
+        platform::core::Fail(platform::core::ErrorCode::kInternal, "not read");
+    platform::cache::CacheRef ref;
+    platform::cache::CacheSlot slot;
+  };
+  [[nodiscard]] boost::asio::awaitable<CachedRead> ReadCached(
+      const platform::core::Principal& who, const platform::core::CallContext& call,
+      const std::string& org_id, platform::cache::CacheRef entry);
 
   platform::ports::SqlStore& store_;
   identity::v1::IdentityClient& identity_;
   const platform::core::Clock& clock_;
   platform::core::IdGenerator& ids_;
   std::function<void()> on_commit_;
-  TaskPageCache task_pages_;
+  const WorkCaching caching_;
 };
 
 }  // namespace trellis::work::app

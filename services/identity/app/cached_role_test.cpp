@@ -1,8 +1,7 @@
-// The membership cache (ADR 0011): alone (hits, the shared epoch, the stale-fill guard, the
-// bound) and behind IdentityApp::GetMembership on a real SQLite identity database (a role change
-// or a removal is seen by the very next call; a change committed during a read is not cached).
-#include "services/identity/app/membership_cache.hpp"
-
+// Cached roles (proto/trellis/identity/v1/membership_cache.hpp, ADR 0019) over IdentityApp on a
+// real SQLite identity database and the in-process cache: a warm hit reads nothing, a role
+// change or a removal is seen by the very next call, and a change committed during a read is
+// not left cached as the old role.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -10,12 +9,16 @@
 #include <string>
 #include <utility>
 
+#include "adapters/memory/memory_cache.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
+#include "platform/cache/cache_aside.hpp"
+#include "platform/cache/invalidator.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/observe/metrics.hpp"
 #include "platform/ports/run_sync.hpp"
 #include "platform/store/migrations.hpp"
+#include "proto/trellis/identity/v1/membership_cache.hpp"
 #include "services/identity/app/identity_app.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -29,49 +32,6 @@ using platform::ports::RunSync;
 using platform::ports::SqlStore;
 using platform::ports::TransactionBody;
 using platform::ports::TransactionOptions;
-
-TEST(MembershipCacheTest, HitAfterFillOnlyForThatOrgAndUser) {
-  MembershipCache cache;
-  EXPECT_FALSE(cache.Find("org", "user"));
-  cache.Fill("org", "user", Role::kAdmin, cache.Token());
-  EXPECT_EQ(cache.Find("org", "user"), Role::kAdmin);
-  EXPECT_FALSE(cache.Find("org", "other"));
-  EXPECT_FALSE(cache.Find("other", "user"));
-}
-
-TEST(MembershipCacheTest, AChangeAnywhereInTheProcessDropsEveryCachesEntries) {
-  MembershipCache a;
-  MembershipCache b;
-  a.Fill("org", "user", Role::kViewer, a.Token());
-  b.Fill("org", "user", Role::kViewer, b.Token());
-  MembershipChanged();
-  EXPECT_FALSE(a.Find("org", "user"));
-  EXPECT_FALSE(b.Find("org", "user"));
-}
-
-TEST(MembershipCacheTest, AFillReadBeforeAChangeIsDropped) {
-  MembershipCache cache;
-  const auto token = cache.Token();  // the read starts
-  MembershipChanged();               // a change commits meanwhile
-  cache.Fill("org", "user", Role::kViewer, token);
-  EXPECT_FALSE(cache.Find("org", "user"));
-  cache.Fill("org", "user", Role::kAdmin, cache.Token());
-  EXPECT_EQ(cache.Find("org", "user"), Role::kAdmin);
-}
-
-TEST(MembershipCacheTest, Bounded) {
-  MembershipCache cache(3);
-  for (int i = 0; i < 10; ++i) {
-    cache.Fill("org", "user" + std::to_string(i), Role::kMember, cache.Token());
-    EXPECT_LE(cache.Size(), 3U);
-  }
-  EXPECT_EQ(cache.Find("org", "user9"), Role::kMember);
-  MembershipCache off(0);
-  off.Fill("org", "user", Role::kMember, off.Token());
-  EXPECT_FALSE(off.Find("org", "user"));
-}
-
-// --- behind IdentityApp ----------------------------------------------------------------------
 
 // Counts read-only transactions, and runs `during_read` after one has read and before its
 // result reaches the caller: a change committed while GetMembership is in flight.
@@ -104,7 +64,12 @@ bool AnyVersion(std::int64_t /*version*/) { return true; }
 
 class IdentityAppCacheTest : public ::testing::Test {
  protected:
-  IdentityAppCacheTest() : ids_(clock_) {
+  IdentityAppCacheTest()
+      : ids_(clock_),
+        memory_(adapters::memory::CacheSettings{}, clock_),
+        cache_(memory_, clock_, registry_, "test"),
+        invalidator_(cache_, clock_) {
+    invalidator_.On(identity::v1::kMembershipEventPrefix, identity::v1::kMembershipNamespacePrefix);
     auto opened = adapters::sqlite::SqliteStore::Open(
         {.path = dir_.Path() / "identity.db", .name = "identity"}, clock_, registry_);
     if (!opened) throw std::runtime_error(opened.error().internal);
@@ -114,7 +79,7 @@ class IdentityAppCacheTest : public ::testing::Test {
     auto applied = RunSync(platform::store::Migrate(*sqlite_, *migrations, clock_, {}));
     if (!applied) throw std::runtime_error(applied.error().internal);
     store_ = std::make_unique<InterleavingStore>(*sqlite_);
-    app_ = std::make_unique<IdentityApp>(*store_, clock_, ids_, nullptr);
+    app_ = std::make_unique<IdentityApp>(*store_, clock_, ids_, nullptr, &invalidator_);
   }
 
   void SetUp() override {
@@ -147,12 +112,7 @@ class IdentityAppCacheTest : public ::testing::Test {
     return user ? user->id() : std::string();
   }
   core::Result<Role> Membership() {
-    identity::v1::GetMembershipRequest r;
-    r.set_org_id(org_);
-    r.set_user_id(member_.user_id);
-    auto m = RunSync(app_->GetMembership(std::move(r), {}));
-    if (!m) return std::unexpected(m.error());
-    return identity::v1::ToCoreRole(m->role());
+    return RunSync(identity::v1::CachedRoleIn(&cache_, *app_, member_, org_, {}));
   }
   Awaitable<domain::Member> ChangeRole(Role role) {
     return app_->ChangeMemberRole(owner_, {}, org_, member_id_, role, AnyVersion);
@@ -162,6 +122,9 @@ class IdentityAppCacheTest : public ::testing::Test {
   core::ManualClock clock_;
   platform::observe::Registry registry_;
   core::UuidV7Generator ids_;
+  adapters::memory::MemoryCache memory_;
+  platform::cache::CacheAside cache_;
+  platform::cache::CacheInvalidator invalidator_;
   std::unique_ptr<adapters::sqlite::SqliteStore> sqlite_;
   std::unique_ptr<InterleavingStore> store_;
   std::unique_ptr<IdentityApp> app_;
@@ -176,6 +139,7 @@ TEST_F(IdentityAppCacheTest, AWarmHitReadsNothingAndChangesAreSeenAtOnce) {
   const int reads = store_->reads;
   ASSERT_EQ(Membership(), Role::kViewer);
   EXPECT_EQ(store_->reads, reads) << "the second call is served from the cache";
+  EXPECT_GE(cache_.GetStats().hits, 1u);
 
   ASSERT_TRUE(RunSync(ChangeRole(Role::kAdmin)));
   EXPECT_EQ(Membership(), Role::kAdmin) << "viewer -> admin is seen by the very next call";
@@ -195,6 +159,7 @@ TEST_F(IdentityAppCacheTest, AChangeCommittedDuringAReadIsNotLeftCachedAsTheOldR
   };
   EXPECT_EQ(Membership(), Role::kViewer) << "read before the change";
   EXPECT_EQ(Membership(), Role::kAdmin) << "the old role must not have been cached";
+  EXPECT_EQ(Membership(), Role::kAdmin);
 }
 
 }  // namespace

@@ -170,6 +170,39 @@ const Schema& ConfigSchema() {
               std::int64_t{1} << 40, "In-process cache: bytes kept at most (LRU beyond)."));
     s.Add(Int("cache.max_entries", 200000, 1000, 100000000,
               "In-process cache: entries kept at most (LRU beyond)."));
+    s.Add({.key = "policy.edge_rate_limits",
+           .kind = Kind::kEnum,
+           .default_value = "trellis",
+           .doc = "Which plane owns coarse edge rate limits (docs/policy-ownership.md): "
+                  "`trellis` (the gateway's own limits below) or `kong` (Kong's; then "
+                  "`rate_limit.enabled` must be false, or start-up refuses).",
+           .allowed = {"trellis", "kong"}});
+    s.Add(Bool("rate_limit.enabled", true,
+               "Trellis limits request rates at its edge (GCRA per org by plan, per user, per API "
+               "key, per client address before sign-in) and sends RateLimit-* headers; past a "
+               "limit, 429 with Retry-After. In-process limits count per process."));
+    s.Add(Str("rate_limit.anonymous", "120/m",
+              "Per client address, for calls without credentials (the issuer's sign-in and token "
+              "endpoints): `<requests>/<s|m|h>`, also the burst."));
+    s.Add(Str("rate_limit.user", "6000/m", "Per signed-in user, over all their orgs."));
+    s.Add(Str("rate_limit.api_key", "6000/m", "Per API key."));
+    s.Add({.key = "rate_limit.plans",
+           .kind = Kind::kStringList,
+           .default_value = "standard=30000/m",
+           .doc = "Per-org limits by plan, each `plan=<requests>/<s|m|h>`, over all the org's "
+                  "callers."});
+    s.Add({.key = "rate_limit.org_plans",
+           .kind = Kind::kStringList,
+           .default_value = "",
+           .doc = "Orgs not on `rate_limit.default_plan`, each `<org id>=<plan>`."});
+    s.Add(Str("rate_limit.default_plan", "standard", "The plan of orgs not in org_plans."));
+    s.Add({.key = "rate_limit.on_error",
+           .kind = Kind::kEnum,
+           .default_value = "fail_open",
+           .doc = "When the limiter cannot answer in time (Redis down or frozen): `fail_open` "
+                  "serves the request unlimited (counted in trellis_rate_limiter_errors_total), "
+                  "`fail_closed` answers 503 with Retry-After.",
+           .allowed = {"fail_open", "fail_closed"}});
     s.Add(Bool("auth.builtin_issuer", true,
                "Serve the built-in OpenID Connect issuer (/.well-known/openid-configuration, "
                "/oidc/*, /console) and accept its tokens. Off when an external issuer such as "

@@ -8,12 +8,14 @@
 #include <utility>
 
 #include "adapters/memory/memory_cache.hpp"
+#include "adapters/memory/memory_rate_limiter.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "gateway/authn/authn_middleware.hpp"
 #include "gateway/live/live_hub.hpp"
 #include "gateway/platform_routes.hpp"
+#include "gateway/ratelimit/rate_limit_middleware.hpp"
 #include "platform/auth/oidc_verifier.hpp"
 #include "platform/cache/cache_aside.hpp"
 #include "platform/cache/invalidator.hpp"
@@ -75,6 +77,69 @@ constexpr std::array<const Database*, 4> kDatabases{&kIdentityDb, &kWorkDb, &kAu
 // `trellis migrate` (as trellis_migrator) does, and serving (as the context's role, which owns
 // nothing) checks that it has.
 enum class Purpose { kServe, kMigrate };
+
+// The rate-limit settings from the product's, or nullopt when Trellis does not limit (off, or
+// Kong owns edge limits). kInvalidArgument names what is wrong.
+Result<std::optional<gateway::ratelimit::RateLimitSettings>> RateLimitsFrom(
+    const ProductSettings::RateLimits& in) {
+  using gateway::ratelimit::ParseRateLimit;
+  using gateway::ratelimit::RateLimitSettings;
+  if (in.owner != "trellis" && in.owner != "kong") {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "policy.edge_rate_limits must be trellis or kong");
+  }
+  if (in.owner == "kong" && in.enabled) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "policy.edge_rate_limits is kong, so Trellis's own edge rate limits must be "
+                      "off (rate_limit.enabled: false): one plane owns each policy "
+                      "(docs/policy-ownership.md)");
+  }
+  if (!in.enabled) return std::optional<RateLimitSettings>();
+  RateLimitSettings out;
+  auto parse = [](const std::string& key, const std::string& text,
+                  platform::ports::RateLimit& limit) -> Result<void> {
+    auto parsed = ParseRateLimit(text);
+    if (!parsed) {
+      return core::Fail(core::ErrorCode::kInvalidArgument, key + ": " + parsed.error().message);
+    }
+    limit = *parsed;
+    return {};
+  };
+  if (auto ok = parse("rate_limit.anonymous", in.anonymous, out.anonymous); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = parse("rate_limit.user", in.user, out.user); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = parse("rate_limit.api_key", in.api_key, out.api_key); !ok) {
+    return std::unexpected(ok.error());
+  }
+  for (const auto& entry : in.plans) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "rate_limit.plans: \"" + entry + "\" is not plan=<n>/<s|m|h>");
+    }
+    if (auto ok = parse("rate_limit.plans", entry.substr(eq + 1), out.plans[entry.substr(0, eq)]);
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+  for (const auto& entry : in.org_plans) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "rate_limit.org_plans: \"" + entry + "\" is not <org id>=<plan>");
+    }
+    out.org_plans[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  out.default_plan = in.default_plan;
+  out.on_error = in.fail_closed ? RateLimitSettings::OnError::kFailClosed
+                                : RateLimitSettings::OnError::kFailOpen;
+  if (auto ok = gateway::ratelimit::RateLimitMiddleware::Validate(out); !ok) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "rate_limit: " + ok.error().message);
+  }
+  return std::optional<RateLimitSettings>(std::move(out));
+}
 
 bool IsPostgres(const ProductSettings& s) { return s.engine == ProductSettings::Engine::kPostgres; }
 
@@ -231,6 +296,9 @@ struct Product::Impl {
   std::unique_ptr<platform::ports::Cache> cache_port;
   std::unique_ptr<platform::cache::CacheAside> cache;
   std::unique_ptr<platform::cache::CacheInvalidator> invalidator;
+  // The edge rate limits; null when another plane owns them or they are off.
+  std::unique_ptr<platform::ports::RateLimiter> limiter;
+  std::optional<gateway::ratelimit::RateLimitSettings> rate_limits;
   std::unique_ptr<identity::app::IdentityApp> identity;
   std::unique_ptr<identity::app::OidcIssuer> issuer;
   std::unique_ptr<work::app::WorkApp> work;
@@ -304,6 +372,14 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
                                                      {"work", p.work_db.get()}};
   p.events = std::make_unique<platform::events::EventsRuntime>(std::move(*log), std::move(sources),
                                                                clock, registry);
+
+  if (auto limits = RateLimitsFrom(p.settings.rate_limits); !limits) {
+    return std::unexpected(limits.error());
+  } else if (*limits) {
+    p.rate_limits = std::move(**limits);
+    p.limiter = std::make_unique<adapters::memory::MemoryRateLimiter>(
+        adapters::memory::RateLimiterSettings{}, clock);
+  }
 
   auto notify = [&p] { p.Committed(); };
   // The cache (ADR 0019). In process it sees only this process's invalidations: right on
@@ -412,6 +488,11 @@ void Product::AddMiddleware(platform::http::MiddlewareChain& chain) {
   }
   chain.push_back(std::make_shared<gateway::authn::AuthnMiddleware>(
       std::move(settings), impl_->verifiers, *impl_->identity, impl_->clock));
+  // After authentication: limits are per user, API key and org, and per address before it.
+  if (impl_->limiter) {
+    chain.push_back(std::make_shared<gateway::ratelimit::RateLimitMiddleware>(
+        *impl_->rate_limits, *impl_->limiter, impl_->registry));
+  }
 }
 
 void Product::Start() {
@@ -505,6 +586,15 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.cache.ttl_ms = c.Int("cache.ttl_ms");
   s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
   s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));
+  s.rate_limits.owner = c.String("policy.edge_rate_limits");
+  s.rate_limits.enabled = c.Bool("rate_limit.enabled");
+  s.rate_limits.anonymous = c.String("rate_limit.anonymous");
+  s.rate_limits.user = c.String("rate_limit.user");
+  s.rate_limits.api_key = c.String("rate_limit.api_key");
+  s.rate_limits.plans = c.List("rate_limit.plans");
+  s.rate_limits.org_plans = c.List("rate_limit.org_plans");
+  s.rate_limits.default_plan = c.String("rate_limit.default_plan");
+  s.rate_limits.fail_closed = c.String("rate_limit.on_error") == "fail_closed";
   return s;
 }
 

@@ -82,6 +82,20 @@ struct ProductSettings {
     std::size_t max_entries = 200'000;
   };
   Cache cache;
+  // The gateway's rate limits (ADR 0021): limits as "<n>/<s|m|h>", checked at Open.
+  struct RateLimits {
+    bool enabled = true;
+    // docs/policy-ownership.md: who owns coarse edge rate limits, "trellis" or "kong".
+    std::string owner = "trellis";
+    std::string anonymous = "120/m";
+    std::string user = "6000/m";
+    std::string api_key = "6000/m";
+    std::vector<std::string> plans = {"standard=30000/m"};  // plan=limit
+    std::vector<std::string> org_plans;                     // org id=plan
+    std::string default_plan = "standard";
+    bool fail_closed = false;
+  };
+  RateLimits rate_limits;
 };
 
 // What `trellis migrate` did, per database.

@@ -9,6 +9,7 @@
 
 #include "adapters/memory/memory_cache.hpp"
 #include "adapters/memory/memory_rate_limiter.hpp"
+#include "adapters/memory/memory_token_store.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
@@ -17,6 +18,7 @@
 #include "gateway/platform_routes.hpp"
 #include "gateway/ratelimit/rate_limit_middleware.hpp"
 #include "platform/auth/oidc_verifier.hpp"
+#include "platform/auth/revocation_list.hpp"
 #include "platform/cache/cache_aside.hpp"
 #include "platform/cache/invalidator.hpp"
 #include "platform/core/config.hpp"
@@ -299,6 +301,9 @@ struct Product::Impl {
   // The edge rate limits; null when another plane owns them or they are off.
   std::unique_ptr<platform::ports::RateLimiter> limiter;
   std::optional<gateway::ratelimit::RateLimitSettings> rate_limits;
+  // Ended sessions, and this process's copy of them (ADR 0022).
+  std::unique_ptr<platform::ports::TokenStore> tokens;
+  std::unique_ptr<platform::auth::RevocationList> revocations;
   std::unique_ptr<identity::app::IdentityApp> identity;
   std::unique_ptr<identity::app::OidcIssuer> issuer;
   std::unique_ptr<work::app::WorkApp> work;
@@ -429,6 +434,12 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   auto issuer = identity::app::OidcIssuer::Create(std::move(oidc), *p.identity_db, clock, ids);
   if (!issuer) return std::unexpected(issuer.error());
   p.issuer = std::move(*issuer);
+  // Sessions ended by sign-out or a reused refresh token: recorded in the token store, refused
+  // by every process through its revocation list (refreshed in the background).
+  p.tokens = std::make_unique<adapters::memory::MemoryTokenStore>(clock);
+  p.revocations = std::make_unique<platform::auth::RevocationList>(*p.tokens, clock, registry);
+  p.issuer->SetRevocations(p.tokens.get());
+  p.events->AddTask([&p] { return p.revocations->Run(); }, [&p] { p.revocations->Stop(); });
   if (auto started = RunSync(p.issuer->Start()); !started) {
     return std::unexpected(started.error());
   }
@@ -483,6 +494,7 @@ void Product::AddMiddleware(platform::http::MiddlewareChain& chain) {
   // Read-your-writes tokens (Trellis-Consistency) for the replicas of the distributed shape.
   chain.push_back(std::make_shared<platform::http::ConsistencyMiddleware>());
   gateway::authn::AuthnSettings settings;
+  settings.revocations = impl_->revocations.get();
   if (impl_->settings.builtin_issuer) {
     settings.email_trusted_issuers.push_back(impl_->settings.issuer_url);
   }

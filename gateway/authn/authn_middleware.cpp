@@ -150,6 +150,10 @@ asio::awaitable<Result<PrincipalPtr>> AuthnMiddleware::AuthenticateAccessToken(
   }
   auto verified = co_await found->second->Verify(std::move(token), call.deadline);
   if (!verified) co_return std::unexpected(verified.error());
+  // After the verifier's cache too: a token verified before its session ended is refused now.
+  if (settings_.revocations && settings_.revocations->IsRevoked(verified->session_id)) {
+    co_return Unauthenticated("the session has ended; sign in again", "sid revoked");
+  }
 
   std::string key = verified->issuer;
   key.push_back('\n');

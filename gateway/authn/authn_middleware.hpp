@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "platform/auth/oidc_verifier.hpp"
+#include "platform/auth/revocation_list.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/principal.hpp"
 #include "platform/http/middleware.hpp"
@@ -39,6 +40,9 @@ struct AuthnSettings {
   // Issuers whose accounts' emails are taken as verified without an `email_verified` claim
   // (the built-in issuer: its sign-up is the account). Others must say `email_verified: true`.
   std::vector<std::string> email_trusted_issuers;
+  // Access tokens whose `sid` is on it are refused (sign-out, a reused refresh token), in
+  // every process (platform/auth/revocation_list.hpp). Null: no revocation check.
+  const platform::auth::RevocationList* revocations = nullptr;
 };
 
 class AuthnMiddleware final : public platform::http::Middleware {

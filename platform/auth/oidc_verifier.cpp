@@ -330,6 +330,7 @@ struct OidcVerifier::Impl {
     }
     out.name = StringClaim(claims, "name");
     if (out.name.empty()) out.name = StringClaim(claims, "preferred_username");
+    out.session_id = StringClaim(claims, "sid");
     if (const auto* scope = claims.if_contains("scope"); scope != nullptr && scope->is_string()) {
       std::string_view rest(scope->as_string());
       while (!rest.empty()) {

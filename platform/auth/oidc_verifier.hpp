@@ -87,6 +87,7 @@ struct VerifiedToken {
   bool email_verified = false;  // the `email_verified` claim is JSON true
   std::string name;             // `name`, else `preferred_username`, else ""
   std::vector<std::string> scopes;
+  std::string session_id;  // `sid`, "" when absent: checked against the revocation list
   core::Clock::WallTime expires_at;
   std::string claims_json;  // the payload as signed
 };

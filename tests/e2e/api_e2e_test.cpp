@@ -75,10 +75,12 @@ class Stack {
   }
 
   // Signs a user up at the built-in issuer and runs the code + PKCE exchange: a real token.
-  std::string NewUser(const std::string& email, const std::string& name = "Test User") {
+  std::string NewUser(const std::string& email, const std::string& name = "Test User",
+                      std::string* session_cookie = nullptr) {
     auto& issuer = server_.Product().Issuer();
     auto signed_up = RunSync(issuer.SignUp(email, name, kPassword, "e2e-" + email));
     if (!signed_up) throw std::runtime_error("sign-up: " + signed_up.error().message);
+    if (session_cookie) *session_cookie = signed_up->cookie;
     return TokenFor(signed_up->session);
   }
   std::string TokenFor(const identity::app::BrowserSession& session) {
@@ -274,6 +276,30 @@ TEST_P(ApiE2e, AuthenticationFailuresAre401) {
   EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, flipped).status, 401);
   auto basic = S().Api().Send("GET", "/api/v1/me", {{"Authorization", "Basic abc"}});
   EXPECT_EQ(basic.status, 401);
+}
+
+TEST_P(ApiE2e, SigningOutRevokesTheSessionsAccessTokensWithinASecond) {
+  std::string cookie;
+  const std::string token = S().NewUser(Unique("out") + "@example.com", "Out", &cookie);
+  const std::string other = S().NewUser(Unique("stay") + "@example.com");
+  auto me = S().Call("GET", "/api/v1/me", {}, token);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_FALSE(me.Header("RateLimit-Limit").empty()) << "the edge rate limits are on by default";
+  EXPECT_FALSE(me.Header("RateLimit-Remaining").empty());
+
+  identity::app::EndSessionRequest out;
+  out.session_cookie = cookie;
+  ASSERT_TRUE(RunSync(S().Product().Issuer().EndSession(out)));
+  const auto ended = std::chrono::steady_clock::now();
+  int status = 200;
+  while (status == 200 && std::chrono::steady_clock::now() - ended < std::chrono::seconds(3)) {
+    status = S().Call("GET", "/api/v1/me", {}, token).status;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto took = std::chrono::steady_clock::now() - ended;
+  EXPECT_EQ(status, 401) << "the signed-out session's access token is refused";
+  EXPECT_LT(took, std::chrono::seconds(1));
+  EXPECT_EQ(S().Call("GET", "/api/v1/me", {}, other).status, 200) << "other sessions go on";
 }
 
 TEST_P(ApiE2e, InvitationsBecomeMembershipsAndRolesAreEnforced) {

@@ -90,7 +90,8 @@ struct OidcIssuer::Impl {
   asio::thread_pool pool;  // password hashing only
   domain::SignInThrottle throttle;
   const std::string csrf_key;  // per process: a restart invalidates open sign-in forms
-  std::string dummy_hash;      // verified against for unknown emails (equal timing); set in Start
+  platform::ports::TokenStore* revocations = nullptr;  // set once before serving
+  std::string dummy_hash;  // verified against for unknown emails (equal timing); set in Start
 
   std::mutex mu;
   std::vector<LoadedKey> keys;         // guarded by mu
@@ -578,6 +579,9 @@ Result<TokenResponse> Mint(const auth::SigningKey& key, const OidcSettings& sett
   at["auth_time"] = g.auth_time_ms / 1000;
   at["email"] = g.email;
   at["name"] = g.name;
+  // The session, so that signing out (or a reused refresh token) revokes the access tokens
+  // already handed out, in every process (the token store's revocation list).
+  if (!g.session_id.empty()) at["sid"] = g.session_id;
   auto access = key.Sign(kTypAccessToken, Serialize(at));
   if (!access) return std::unexpected(access.error());
 
@@ -734,6 +738,7 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::Refresh(std::stri
   const std::string hash = Sha256Hex(refresh_token);
   const std::int64_t now = s.NowMs();
   std::optional<OAuthError> refused;
+  std::string reused_session;  // its access tokens are revoked too
   Grant g;
   auto done = co_await s.store.Transact(
       TransactionOptions().Deadline(deadline), [&](SqlTransaction& tx) -> Awaitable<void> {
@@ -763,6 +768,7 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::Refresh(std::stri
           // of the family may be trusted any more (RFC 9700 §4.14.2).
           auto revoked = co_await store::RevokeRefreshFamily(tx, t.family_id, now);
           if (!revoked) co_return std::unexpected(revoked.error());
+          reused_session = t.session_id;
           refused = InvalidGrant("refresh token already used; its family is revoked");
           co_return Result<void>();
         }
@@ -793,6 +799,11 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::Refresh(std::stri
         co_return co_await store::InsertRefreshToken(tx, next);
       });
   if (!done) co_return Refuse(ServerError(done.error()));
+  if (!reused_session.empty()) {
+    if (auto r = co_await RevokeSession(reused_session, deadline); !r) {
+      co_return Refuse(ServerError(r.error()));
+    }
+  }
   if (refused) co_return Refuse(std::move(*refused));
   auto key = s.Signer(now);
   if (!key) co_return Refuse(OAuthError{503, "temporarily_unavailable", "no signing key"});
@@ -950,8 +961,23 @@ Awaitable<std::string> OidcIssuer::EndSession(EndSessionRequest request, Deadlin
           co_return co_await store::EndSession(tx, session_id, now);
         });
     if (!done) co_return std::unexpected(done.error());
+    if (auto r = co_await RevokeSession(session_id, deadline); !r)
+      co_return std::unexpected(r.error());
   }
   co_return redirect;
+}
+
+void OidcIssuer::SetRevocations(platform::ports::TokenStore* tokens) {
+  impl_->revocations = tokens;
+}
+
+Awaitable<void> OidcIssuer::RevokeSession(std::string session_id, Deadline deadline) {
+  Impl& s = *impl_;
+  if (s.revocations == nullptr || session_id.empty()) co_return Result<void>();
+  // Kept until the last access token of the session has expired anyway.
+  const auto until =
+      s.clock.Now() + settings_.access_token_lifetime + settings_.leeway + std::chrono::minutes(1);
+  co_return co_await s.revocations->Revoke(std::move(session_id), until, deadline);
 }
 
 }  // namespace trellis::identity::app

@@ -25,6 +25,7 @@
 #include "platform/core/error.hpp"
 #include "platform/core/ids.hpp"
 #include "platform/ports/sql_store.hpp"
+#include "platform/ports/token_store.hpp"
 #include "services/identity/app/oidc_crypto.hpp"
 #include "services/identity/domain/oidc_authorize.hpp"
 #include "services/identity/domain/sign_in_throttle.hpp"
@@ -181,10 +182,17 @@ class OidcIssuer {
   [[nodiscard]] platform::ports::Awaitable<std::string> EndSession(EndSessionRequest request,
                                                                    Deadline deadline = kNoDeadline);
 
+  // Where sessions ended here are recorded so that every process refuses their access tokens
+  // (sign-out, a reused refresh token). Before serving; null: not recorded.
+  void SetRevocations(platform::ports::TokenStore* tokens);
+
   struct Impl;
 
  private:
   explicit OidcIssuer(OidcSettings settings, std::unique_ptr<Impl> impl);
+  // Records the session as revoked in the token store, if one is set.
+  [[nodiscard]] platform::ports::Awaitable<void> RevokeSession(std::string session_id,
+                                                               Deadline deadline);
   OidcSettings settings_;
   std::unique_ptr<Impl> impl_;
 };

@@ -73,6 +73,14 @@ core::Result<config::Config> LoadConfig(const std::string& flag,
                      " is not allowed; allowed: at most http.max_header_bytes (" +
                      std::to_string(cfg->Int("http.max_header_bytes")) + ")");
   }
+  // One plane owns each policy (docs/policy-ownership.md).
+  if (cfg->String("policy.edge_rate_limits") == "kong" && cfg->Bool("rate_limit.enabled")) {
+    errors.push_back("rate_limit.enabled: true from " + cfg->SourceOf("rate_limit.enabled") +
+                     " is not allowed while policy.edge_rate_limits is kong (from " +
+                     cfg->SourceOf("policy.edge_rate_limits") +
+                     "): Kong owns edge rate limits, so set rate_limit.enabled: false "
+                     "(docs/policy-ownership.md)");
+  }
   const auto& known = trellis::cmd::KnownRoles();
   const auto roles = roles_flag.empty() ? cfg->List("roles") : roles_flag;
   for (const auto& role : roles) {

@@ -212,6 +212,17 @@ TEST(CliTest, UnknownVariableAndCrossKeyRulesAreErrors) {
   EXPECT_NE(cross.err.find("http.max_url_bytes"), std::string::npos) << cross.err;
 }
 
+TEST(CliTest, APolicyOwnedByKongCannotAlsoBeTrellisOwn) {
+  auto both = RunTrellis({"serve"}, {{"TRELLIS_POLICY_EDGE_RATE_LIMITS", "kong"}});
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+  EXPECT_NE(both.err.find("rate_limit.enabled"), std::string::npos) << both.err;
+  EXPECT_NE(both.err.find("policy.edge_rate_limits is kong"), std::string::npos) << both.err;
+  auto handed_over = RunTrellis(
+      {"config", "check"},
+      {{"TRELLIS_POLICY_EDGE_RATE_LIMITS", "kong"}, {"TRELLIS_RATE_LIMIT_ENABLED", "false"}});
+  EXPECT_EQ(handed_over.exit_code, 0) << handed_over.err;
+}
+
 TEST(CliTest, UnknownRoleIsRefused) {
   auto r = RunTrellis({"serve", "--role", "billing"});
   EXPECT_EQ(r.exit_code, 2);

@@ -87,9 +87,10 @@ TEST_F(RedisCacheTest, EvictionsAreTheServersEvictedKeysSinceTheFirstSample) {
     ASSERT_TRUE(set.has_value()) << set.error().internal;
   }
   ASSERT_TRUE(redis_->Run(cache.RefreshServerStats(Deadline(milliseconds(1000)))).has_value());
-  const auto evicted =
-      std::stoull(server_->Cli("INFO", "stats")
-                      .substr(server_->Cli("INFO", "stats").find("evicted_keys:") + 13));
+  const std::string info = server_->Cli("INFO", "stats");
+  const auto at = info.find("evicted_keys:");
+  ASSERT_NE(at, std::string::npos) << info;
+  const auto evicted = std::stoull(info.substr(at + 13));
   EXPECT_GT(cache.Stats().evictions, 0u);
   // Redis may evict a few more while running the cli's own INFO (every command can evict).
   EXPECT_LE(cache.Stats().evictions, evicted);

@@ -160,9 +160,35 @@ const Schema& ConfigSchema() {
            .kind = Kind::kEnum,
            .default_value = "memory",
            .doc = "Where the hot reads (callers' roles, projects, task-list pages) are cached: "
-                  "`memory` (in process; on PostgreSQL only with `postgres.single_process`) or "
-                  "`off`. Entries are invalidated by domain events (docs/adr/0019).",
-           .allowed = {"memory", "off"}});
+                  "`memory` (in process; on PostgreSQL only with `postgres.single_process`), "
+                  "`redis` (shared by every process; `redis.*`) or `off`. Entries are "
+                  "invalidated by domain events (docs/adr/0019).",
+           .allowed = {"memory", "redis", "off"}});
+    s.Add({.key = "shared.backend",
+           .kind = Kind::kEnum,
+           .default_value = "memory",
+           .doc = "Where rate-limit counters, ended sessions (the revocation list) and locks "
+                  "live: `memory` (this process only) or `redis` (shared by every process; "
+                  "`redis.*`). Several processes need `redis` for limits and sign-out to hold "
+                  "across them.",
+           .allowed = {"memory", "redis"}});
+    s.Add(Str("redis.address", "",
+              "host:port of the Redis server (when not found through Sentinel)."));
+    s.Add({.key = "redis.sentinels",
+           .kind = Kind::kStringList,
+           .default_value = "",
+           .doc = "Redis Sentinels, each host:port, asked in order for the master of "
+                  "`redis.master_name`; after a failover the new master is followed without a "
+                  "restart (docs/redis.md)."});
+    s.Add(Str("redis.master_name", "", "The master's name in Sentinel."));
+    s.Add(Str("redis.password_file", "",
+              "A file whose first line is the Redis password (AUTH); empty: none."));
+    s.Add(Int("redis.db", 0, 0, 15, "The Redis database number."));
+    s.Add(Int("redis.connect_timeout_ms", 1000, 50, 60000,
+              "How long a connect may take (Sentinel lookup, AUTH and SELECT included)."));
+    s.Add(Int("redis.backoff_cap_ms", 2000, 50, 60000,
+              "After a failed connect, reconnects back off (jittered, doubling from 50 ms) up to "
+              "this; meanwhile calls fail at once (reads fall through to the database)."));
     s.Add(Int("cache.ttl_ms", 300000, 1000, 86400000,
               "Longest time an entry is kept (spread by ±10% so entries filled together do not "
               "expire together); also the bound on staleness should an invalidation be lost."));

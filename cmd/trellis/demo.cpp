@@ -13,7 +13,6 @@ namespace trellis::cmd {
 namespace core = platform::core;
 using core::ErrorCode;
 using core::Result;
-using platform::ports::RunSync;
 
 namespace {
 
@@ -107,6 +106,10 @@ boost::asio::awaitable<Result<DemoSeed>> Seed(Product& product) {
 
 }  // namespace
 
-Result<DemoSeed> SeedDemo(Product& product) { return RunSync(Seed(product)); }
+Result<DemoSeed> SeedDemo(Product& product) {
+  // On the product's background loop, not a throwaway one: the seed's commits invalidate the
+  // cache, and a Redis connection lives as long as the loop it was made on.
+  return product.RunOnBackground(Seed(product));
+}
 
 }  // namespace trellis::cmd

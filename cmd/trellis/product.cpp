@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <fstream>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -11,6 +12,10 @@
 #include "adapters/memory/memory_rate_limiter.hpp"
 #include "adapters/memory/memory_token_store.hpp"
 #include "adapters/postgres/pg_store.hpp"
+#include "adapters/redis/redis_cache.hpp"
+#include "adapters/redis/redis_client.hpp"
+#include "adapters/redis/redis_rate_limiter.hpp"
+#include "adapters/redis/redis_token_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "gateway/authn/authn_middleware.hpp"
@@ -79,6 +84,39 @@ constexpr std::array<const Database*, 4> kDatabases{&kIdentityDb, &kWorkDb, &kAu
 // `trellis migrate` (as trellis_migrator) does, and serving (as the context's role, which owns
 // nothing) checks that it has.
 enum class Purpose { kServe, kMigrate };
+
+// The Redis client of the Redis adapters, from the product's settings (docs/redis.md).
+Result<std::unique_ptr<adapters::redis::RedisClient>> OpenRedis(const ProductSettings::Redis& in,
+                                                                const core::Clock& clock,
+                                                                observe::Registry& registry) {
+  adapters::redis::RedisSettings s;
+  if (!in.sentinels.empty()) {
+    if (in.master_name.empty()) {
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "redis.master_name is required with redis.sentinels");
+    }
+    s.sentinels = in.sentinels;
+    s.master_name = in.master_name;
+  } else if (!in.address.empty()) {
+    s.address = in.address;
+  } else {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "cache.backend or shared.backend is redis, but neither redis.address nor "
+                      "redis.sentinels is set");
+  }
+  if (!in.password_file.empty()) {
+    std::ifstream file(in.password_file);
+    if (!file) {
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "cannot read redis.password_file " + in.password_file.string());
+    }
+    std::getline(file, s.password);  // the first line; never logged
+  }
+  s.db = in.db;
+  s.connect_timeout = std::chrono::milliseconds(in.connect_timeout_ms);
+  s.backoff_cap = std::chrono::milliseconds(in.backoff_cap_ms);
+  return std::make_unique<adapters::redis::RedisClient>(std::move(s), clock, &registry);
+}
 
 // The rate-limit settings from the product's, or nullopt when Trellis does not limit (off, or
 // Kong owns edge limits). kInvalidArgument names what is wrong.
@@ -294,6 +332,9 @@ struct Product::Impl {
   std::vector<std::pair<std::string, adapters::postgres::PgStore*>> postgres;
 
   std::unique_ptr<platform::rest::Idempotency> idempotency;
+  // The Redis client shared by the Redis adapters; null when nothing uses Redis. Its per-loop
+  // connections must go before the loops' io_contexts: Stop() releases it.
+  std::unique_ptr<adapters::redis::RedisClient> redis;
   // The shared cache (ADR 0019); null when caching is off.
   std::unique_ptr<platform::ports::Cache> cache_port;
   std::unique_ptr<platform::cache::CacheAside> cache;
@@ -382,20 +423,28 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
     return std::unexpected(limits.error());
   } else if (*limits) {
     p.rate_limits = std::move(**limits);
-    p.limiter = std::make_unique<adapters::memory::MemoryRateLimiter>(
-        adapters::memory::RateLimiterSettings{}, clock);
   }
 
   auto notify = [&p] { p.Committed(); };
   // The cache (ADR 0019). In process it sees only this process's invalidations: right on
   // SQLite (one process per data directory) and on PostgreSQL when configured single-process.
   const auto& cs = p.settings.cache;
+  const bool uses_redis = cs.backend == ProductSettings::Cache::Backend::kRedis ||
+                          p.settings.shared == ProductSettings::Shared::kRedis;
+  if (uses_redis) {
+    auto client = OpenRedis(p.settings.redis, clock, registry);
+    if (!client) return std::unexpected(client.error());
+    p.redis = std::move(*client);
+  }
   const bool in_process_ok = !IsPostgres(p.settings) || p.settings.postgres.single_process;
   if (cs.backend == ProductSettings::Cache::Backend::kMemory && in_process_ok) {
     adapters::memory::CacheSettings memory;
     memory.max_bytes = cs.max_bytes;
     memory.max_entries = cs.max_entries;
     p.cache_port = std::make_unique<adapters::memory::MemoryCache>(memory, clock);
+  } else if (cs.backend == ProductSettings::Cache::Backend::kRedis) {
+    p.cache_port = std::make_unique<adapters::redis::RedisCache>(
+        *p.redis, clock, adapters::redis::RedisCacheSettings{}, p.background.get_executor());
   }
   work::app::WorkCaching caching;
   if (p.cache_port) {
@@ -436,7 +485,20 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   p.issuer = std::move(*issuer);
   // Sessions ended by sign-out or a reused refresh token: recorded in the token store, refused
   // by every process through its revocation list (refreshed in the background).
-  p.tokens = std::make_unique<adapters::memory::MemoryTokenStore>(clock);
+  if (p.settings.shared == ProductSettings::Shared::kRedis) {
+    p.tokens = std::make_unique<adapters::redis::RedisTokenStore>(
+        *p.redis, clock, adapters::redis::RedisTokenStoreSettings{});
+    if (p.rate_limits) {
+      p.limiter = std::make_unique<adapters::redis::RedisRateLimiter>(
+          *p.redis, clock, adapters::redis::RedisRateLimiterSettings{});
+    }
+  } else {
+    p.tokens = std::make_unique<adapters::memory::MemoryTokenStore>(clock);
+    if (p.rate_limits) {
+      p.limiter = std::make_unique<adapters::memory::MemoryRateLimiter>(
+          adapters::memory::RateLimiterSettings{}, clock);
+    }
+  }
   p.revocations = std::make_unique<platform::auth::RevocationList>(*p.tokens, clock, registry);
   p.issuer->SetRevocations(p.tokens.get());
   p.events->AddTask([&p] { return p.revocations->Run(); }, [&p] { p.revocations->Stop(); });
@@ -515,15 +577,47 @@ void Product::Start() {
 }
 
 void Product::Stop() {
-  if (!impl_ || !impl_->background_thread.joinable()) return;
+  if (!impl_) return;
+  if (!impl_->background_thread.joinable()) {
+    ReleaseRedis();
+    return;
+  }
   impl_->events->Stop();
   impl_->events->Wait();
   impl_->keep_running.reset();
   impl_->background.stop();
   impl_->background_thread.join();
+  ReleaseRedis();
+}
+
+boost::asio::any_io_executor Product::BackgroundExecutor() {
+  return impl_->background.get_executor();
+}
+
+void Product::ReleaseRedis() {
+  // After every loop that used the client has stopped, and before their io_contexts go (the
+  // client's connections are bound to them). Nothing is served after Stop().
+  if (!impl_->redis) return;
+  impl_->limiter.reset();
+  impl_->cache_port.reset();
+  impl_->tokens.reset();
+  impl_->redis.reset();
 }
 
 void Product::AddHealthChecks(gateway::Health& health) {
+  if (impl_->redis) {
+    // Down: a fail-closed limiter refuses every request (not ready); otherwise requests are
+    // still served, from the database and without shared limits (ready, degraded).
+    const bool fail_closed = impl_->settings.rate_limits.fail_closed && impl_->limiter;
+    health.AddCheck("redis", [redis = impl_->redis.get(), fail_closed] {
+      switch (redis->Health()) {
+        case adapters::redis::RedisHealth::kConnected: return gateway::CheckState::kOk;
+        case adapters::redis::RedisHealth::kDegraded: return gateway::CheckState::kDegraded;
+        case adapters::redis::RedisHealth::kDown: break;
+      }
+      return fail_closed ? gateway::CheckState::kFailing : gateway::CheckState::kDegraded;
+    });
+  }
   for (const auto& [name, store] : impl_->postgres) {
     health.AddCheck("postgres:" + name, [store = store] {
       const auto h = store->Health();
@@ -593,8 +687,18 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.postgres.single_process = c.Bool("postgres.single_process");
   s.postgres.pipeline = c.Bool("postgres.pipeline");
   const std::string backend = c.String("cache.backend");
-  s.cache.backend = backend == "off" ? ProductSettings::Cache::Backend::kOff
-                                     : ProductSettings::Cache::Backend::kMemory;
+  s.cache.backend = backend == "off"     ? ProductSettings::Cache::Backend::kOff
+                    : backend == "redis" ? ProductSettings::Cache::Backend::kRedis
+                                         : ProductSettings::Cache::Backend::kMemory;
+  s.shared = c.String("shared.backend") == "redis" ? ProductSettings::Shared::kRedis
+                                                   : ProductSettings::Shared::kMemory;
+  s.redis.address = c.String("redis.address");
+  s.redis.sentinels = c.List("redis.sentinels");
+  s.redis.master_name = c.String("redis.master_name");
+  s.redis.password_file = c.String("redis.password_file");
+  s.redis.db = static_cast<int>(c.Int("redis.db"));
+  s.redis.connect_timeout_ms = static_cast<int>(c.Int("redis.connect_timeout_ms"));
+  s.redis.backoff_cap_ms = static_cast<int>(c.Int("redis.backoff_cap_ms"));
   s.cache.ttl_ms = c.Int("cache.ttl_ms");
   s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
   s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));

@@ -9,6 +9,10 @@
 //   (*product)->Start();  ...  (*product)->Stop();
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -75,7 +79,7 @@ struct ProductSettings {
   Postgres postgres;
   // The shared cache of hot reads (ADR 0019).
   struct Cache {
-    enum class Backend { kMemory, kOff };
+    enum class Backend { kMemory, kRedis, kOff };
     Backend backend = Backend::kMemory;
     std::int64_t ttl_ms = 300'000;
     std::size_t max_bytes = std::size_t{256} << 20;
@@ -96,6 +100,21 @@ struct ProductSettings {
     bool fail_closed = false;
   };
   RateLimits rate_limits;
+  // Where rate-limit counters, ended sessions and locks live: in process, or in Redis (shared
+  // by every process).
+  enum class Shared { kMemory, kRedis };
+  Shared shared = Shared::kMemory;
+  // The Redis server, or the Sentinels that know it (docs/redis.md).
+  struct Redis {
+    std::string address;  // host:port
+    std::vector<std::string> sentinels;
+    std::string master_name;
+    std::filesystem::path password_file;
+    int db = 0;
+    int connect_timeout_ms = 1000;
+    int backoff_cap_ms = 2000;
+  };
+  Redis redis;
 };
 
 // What `trellis migrate` did, per database.
@@ -120,6 +139,19 @@ class Product {
 
   void AddRoutes(platform::http::Router& router);
   void AddMiddleware(platform::http::MiddlewareChain& chain);
+  // Runs `task` on the product's background loop (starting it if needed) and waits for its
+  // result: for start-up work whose calls may reach Redis, which must not run on a throwaway
+  // io_context (platform/ports/run_sync.hpp) since the client keeps a connection per loop.
+  template <typename T>
+  T RunOnBackground(boost::asio::awaitable<T> task) {
+    Start();
+    return boost::asio::co_spawn(BackgroundExecutor(), std::move(task), boost::asio::use_future)
+        .get();
+  }
+  [[nodiscard]] boost::asio::any_io_executor BackgroundExecutor();
+  // Drops the Redis client and its adapters (Stop() does it): call once the loops that used
+  // it have stopped, before their io_contexts are destroyed.
+  void ReleaseRedis();
   // /readyz checks of the databases: on PostgreSQL one per context (degraded while the primary
   // is down and a replica serves reads; failing when neither answers).
   void AddHealthChecks(gateway::Health& health);

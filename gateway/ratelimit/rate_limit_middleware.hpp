@@ -28,7 +28,7 @@ struct RateLimitSettings {
   // Requests under these are limited: the API, and the built-in issuer's endpoints (sign-in
   // forms and the token endpoint, anonymous: limited per client address).
   std::vector<std::string> path_prefixes = {"/api/", "/oidc/"};
-  std::string key_prefix = "trellis:rl:";
+  std::string key_prefix;                // before every key (the Redis limiter adds its own)
   platform::ports::RateLimit anonymous;  // per client address, before sign-in
   platform::ports::RateLimit user;       // per signed-in user, over all their orgs
   platform::ports::RateLimit api_key;    // per API key

@@ -23,6 +23,7 @@
 #include "platform/ports/run_sync.hpp"
 #include "services/identity/app/oidc_issuer.hpp"
 #include "tests/e2e/api_client.hpp"
+#include "tests/e2e/builtin_tokens.hpp"
 #include "tests/e2e/postgres_backend.hpp"
 #include "tests/e2e/product_server.hpp"
 #include "tests/support/openapi.hpp"
@@ -37,17 +38,8 @@ using platform::ports::RunSync;
 
 using Engine = cmd::ProductSettings::Engine;
 
-constexpr const char* kClientId = "e2e";
-constexpr const char* kRedirect = "http://127.0.0.1/callback";
-constexpr const char* kPassword = "correct horse battery";
-
-std::string S256(const std::string& verifier) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(verifier.data(), verifier.size(), digest, &size, EVP_sha256(), nullptr);
-  return platform::auth::Base64UrlEncode(
-      std::string_view(reinterpret_cast<const char*>(digest), size));
-}
+constexpr const char* kClientId = kE2eClientId;
+constexpr const char* kRedirect = kE2eRedirect;
 
 // Replaces {name} in a path template.
 std::string Fill(std::string path, const std::map<std::string, std::string>& params) {
@@ -77,29 +69,12 @@ class Stack {
   // Signs a user up at the built-in issuer and runs the code + PKCE exchange: a real token.
   std::string NewUser(const std::string& email, const std::string& name = "Test User",
                       std::string* session_cookie = nullptr) {
-    auto& issuer = server_.Product().Issuer();
-    auto signed_up = RunSync(issuer.SignUp(email, name, kPassword, "e2e-" + email));
-    if (!signed_up) throw std::runtime_error("sign-up: " + signed_up.error().message);
-    if (session_cookie) *session_cookie = signed_up->cookie;
-    return TokenFor(signed_up->session);
+    auto user = SignUpWithToken(server_.Product().Issuer(), server_.Ids(), email, name);
+    if (session_cookie) *session_cookie = user.session_cookie;
+    return user.access_token;
   }
   std::string TokenFor(const identity::app::BrowserSession& session) {
-    auto& issuer = server_.Product().Issuer();
-    const std::string verifier = "verifier-" + server_.Ids().Next() + "-0123456789abcdef";
-    identity::domain::AuthorizeParams p;
-    p.client_id = kClientId;
-    p.redirect_uri = kRedirect;
-    p.response_type = "code";
-    p.scope = "openid email profile";
-    p.state = "state";
-    p.nonce = "nonce";
-    p.code_challenge = S256(verifier);
-    p.code_challenge_method = "S256";
-    auto code = RunSync(issuer.IssueCode(p, session));
-    if (!code) throw std::runtime_error("code: " + code.error().message);
-    auto tokens = RunSync(issuer.ExchangeCode(kClientId, *code, kRedirect, verifier));
-    if (!tokens) throw std::runtime_error("token: " + tokens.error().description);
-    return tokens->access_token;
+    return e2e::TokenFor(server_.Product().Issuer(), server_.Ids(), session);
   }
 
   // A request; responses to /api/ routes are checked against the spec's schemas.

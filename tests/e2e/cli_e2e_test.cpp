@@ -217,9 +217,8 @@ TEST(CliTest, APolicyOwnedByKongCannotAlsoBeTrellisOwn) {
   EXPECT_EQ(both.exit_code, 2) << both.err;
   EXPECT_NE(both.err.find("rate_limit.enabled"), std::string::npos) << both.err;
   EXPECT_NE(both.err.find("policy.edge_rate_limits is kong"), std::string::npos) << both.err;
-  auto handed_over = RunTrellis(
-      {"config", "check"},
-      {{"TRELLIS_POLICY_EDGE_RATE_LIMITS", "kong"}, {"TRELLIS_RATE_LIMIT_ENABLED", "false"}});
+  auto handed_over = RunTrellis({"config", "check"}, {{"TRELLIS_POLICY_EDGE_RATE_LIMITS", "kong"},
+                                                      {"TRELLIS_RATE_LIMIT_ENABLED", "false"}});
   EXPECT_EQ(handed_over.exit_code, 0) << handed_over.err;
 }
 

@@ -1,0 +1,166 @@
+// The distributed shape end to end: two Trellis processes' worth of product (two servers, one
+// PostgreSQL database, one real redis-server) with the cache, the rate limits and the session
+// revocation list in Redis. What one process does, the other sees: a sign-out is refused by the
+// other within a second, a write invalidates the other's cached page at once, a user's rate
+// limit is one count over both, and a warm cached read costs one Redis round trip.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "platform/ports/run_sync.hpp"
+#include "services/identity/app/oidc_issuer.hpp"
+#include "tests/e2e/api_client.hpp"
+#include "tests/e2e/builtin_tokens.hpp"
+#include "tests/e2e/postgres_backend.hpp"
+#include "tests/e2e/product_server.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace trellis::tests::e2e {
+namespace {
+
+namespace json = boost::json;
+using platform::ports::RunSync;
+
+// The value of a metric line `name{labels} value` in a Prometheus text page; -1 when absent.
+double Metric(const std::string& page, const std::string& series) {
+  const auto at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(page.substr(at + series.size() + 2));
+}
+
+class RedisE2e : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    redis_ = support::RedisServer::Start().release();
+    postgres_ = new PostgresBackend();
+  }
+  static void TearDownTestSuite() {
+    delete postgres_;
+    delete redis_;
+  }
+
+  // One "process": a product and server on the shared database and Redis. Both answer as the
+  // same issuer URL (the first one's), as nodes behind one load balancer do.
+  std::unique_ptr<ProductServer> Node(const std::string& issuer,
+                                      const std::string& user_limit = "6000/m") {
+    return std::make_unique<ProductServer>([&](cmd::ProductSettings& s) {
+      postgres_->Apply(s);
+      s.clients.push_back({kE2eClientId, {kE2eRedirect}, {kE2eRedirect}});
+      if (!issuer.empty()) s.issuer_url = issuer;
+      s.cache.backend = cmd::ProductSettings::Cache::Backend::kRedis;
+      s.shared = cmd::ProductSettings::Shared::kRedis;
+      s.redis.address = "127.0.0.1:" + std::to_string(redis_->Port());
+      s.rate_limits.user = user_limit;
+    });
+  }
+
+  static E2eUser SignUp(ProductServer& node, const std::string& email) {
+    return SignUpWithToken(node.Product().Issuer(), node.Ids(), email);
+  }
+
+  static ApiResponse Call(ProductServer& node, const std::string& method, const std::string& path,
+                          const std::string& token, const std::string& body = {}) {
+    Headers h;
+    h.emplace_back("Authorization", "Bearer " + token);
+    if (!body.empty()) h.emplace_back("Content-Type", "application/json");
+    return ApiClient(node.Port()).Send(method, path, h, body);
+  }
+  static std::string Id(const ApiResponse& r) {
+    return std::string(json::parse(r.body).as_object().at("id").as_string());
+  }
+
+  static support::RedisServer* redis_;
+  static PostgresBackend* postgres_;
+};
+support::RedisServer* RedisE2e::redis_ = nullptr;
+PostgresBackend* RedisE2e::postgres_ = nullptr;
+
+TEST_F(RedisE2e, ASignOutInOneProcessIsRefusedByTheOtherWithinASecond) {
+  auto a = Node("");
+  auto b = Node("http://127.0.0.1:" + std::to_string(a->Port()));
+  const E2eUser user = SignUp(*a, "out-" + a->Ids().Next() + "@example.com");
+  ASSERT_EQ(Call(*b, "GET", "/api/v1/me", user.access_token).status, 200);
+
+  // Sign out at A, as the browser does (the session cookie to end-session).
+  Headers cookie;
+  cookie.emplace_back("Cookie", "trellis_session=" + user.session_cookie);
+  auto out = ApiClient(a->Port()).Send("GET", "/oidc/end-session", cookie);
+  ASSERT_LT(out.status, 400) << out.body;
+  const auto ended = std::chrono::steady_clock::now();
+  int status = 200;
+  while (status == 200 && std::chrono::steady_clock::now() - ended < std::chrono::seconds(3)) {
+    status = Call(*b, "GET", "/api/v1/me", user.access_token).status;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - ended);
+  EXPECT_EQ(status, 401);
+  EXPECT_LT(took, std::chrono::seconds(1));
+  std::printf("sign-out at A refused at B after %lld ms\n", static_cast<long long>(took.count()));
+}
+
+TEST_F(RedisE2e, AWriteInOneProcessIsSeenByTheOthersCachedReadsAtOnce) {
+  auto a = Node("");
+  auto b = Node("http://127.0.0.1:" + std::to_string(a->Port()));
+  const E2eUser owner = SignUp(*a, "owner-" + a->Ids().Next() + "@example.com");
+  const std::string slug = "org-" + a->Ids().Next().substr(24);
+  auto org = Call(*a, "POST", "/api/v1/orgs", owner.access_token,
+                  R"({"name":"Org","slug":")" + slug + R"("})");
+  ASSERT_EQ(org.status, 201) << org.body;
+  const std::string base = "/api/v1/orgs/" + Id(org);
+  auto project = Call(*a, "POST", base + "/projects", owner.access_token, R"({"name":"P"})");
+  ASSERT_EQ(project.status, 201) << project.body;
+  const std::string tasks = base + "/projects/" + Id(project) + "/tasks";
+  ASSERT_EQ(Call(*a, "POST", tasks, owner.access_token, R"({"title":"one"})").status, 201);
+
+  // B fills the cache, then serves from it with one Redis round trip per request.
+  ASSERT_EQ(Call(*b, "GET", tasks + "?limit=50", owner.access_token).status, 200);
+  ASSERT_EQ(Call(*b, "GET", tasks + "?limit=50", owner.access_token).status, 200);
+  const std::string before = b->Registry().Render();
+  constexpr int kWarm = 50;
+  for (int i = 0; i < kWarm; ++i) {
+    auto r = Call(*b, "GET", tasks + "?limit=50", owner.access_token);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_NE(r.body.find("\"one\""), std::string::npos);
+  }
+  const std::string after = b->Registry().Render();
+  const std::string hits = "trellis_cache_hits_total{cache=\"shared\"}";
+  const std::string trips = "trellis_cache_round_trips{cache=\"shared\"}";
+  EXPECT_GE(Metric(after, hits) - Metric(before, hits), 2.0 * kWarm) << "role and page hit";
+  const double cache_trips = Metric(after, trips) - Metric(before, trips);
+  const std::string all = "trellis_redis_round_trips_total{client=\"main\"}";
+  const double all_trips = Metric(after, all) - Metric(before, all);
+  std::printf(
+      "Redis round trips for %d warm task lists: cache reads %.0f (%.2f per request); all calls "
+      "%.0f (%.2f per request, with the rate limiter's)\n",
+      kWarm, cache_trips, cache_trips / kWarm, all_trips, all_trips / kWarm);
+  EXPECT_LE(cache_trips, 1.0 * kWarm) << "at most one cache round trip per request";
+
+  // A writes; B's very next read shows it.
+  ASSERT_EQ(Call(*a, "POST", tasks, owner.access_token, R"({"title":"two"})").status, 201);
+  auto fresh = Call(*b, "GET", tasks + "?limit=50", owner.access_token);
+  ASSERT_EQ(fresh.status, 200);
+  EXPECT_NE(fresh.body.find("\"two\""), std::string::npos) << fresh.body;
+}
+
+TEST_F(RedisE2e, AUsersRateLimitIsOneCountOverBothProcesses) {
+  auto a = Node("", "4/m");
+  auto b = Node("http://127.0.0.1:" + std::to_string(a->Port()), "4/m");
+  const E2eUser user = SignUp(*a, "busy-" + a->Ids().Next() + "@example.com");
+  EXPECT_EQ(Call(*a, "GET", "/api/v1/me", user.access_token).status, 200);
+  EXPECT_EQ(Call(*b, "GET", "/api/v1/me", user.access_token).status, 200);
+  EXPECT_EQ(Call(*a, "GET", "/api/v1/me", user.access_token).status, 200);
+  auto last = Call(*b, "GET", "/api/v1/me", user.access_token);
+  EXPECT_EQ(last.status, 200);
+  EXPECT_EQ(last.Header("RateLimit-Remaining"), "0");
+  auto refused = Call(*a, "GET", "/api/v1/me", user.access_token);
+  EXPECT_EQ(refused.status, 429) << "the fifth call in a minute, whichever process takes it";
+  EXPECT_EQ(refused.Header("Retry-After"), "15");
+}
+
+}  // namespace
+}  // namespace trellis::tests::e2e

@@ -423,6 +423,11 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   asio::awaitable<Result<std::vector<RedisReply>>> Run(std::vector<RedisCommand> commands,
                                                        MonoTime deadline) {
     if (commands.empty()) co_return std::vector<RedisReply>{};
+    // A request's deadline may be far off (30 s by default); Redis answers in microseconds, so
+    // a call that takes longer than call_timeout is not going to answer in time.
+    if (settings.call_timeout.count() > 0) {
+      deadline = std::min(deadline, clock.Monotonic() + settings.call_timeout);
+    }
     if (clock.Monotonic() >= deadline) {
       CountDeadline();
       co_return std::unexpected(DeadlineExceeded("deadline passed before the call"));

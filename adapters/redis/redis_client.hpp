@@ -54,6 +54,9 @@ struct RedisSettings {
   // A reply still missing this long after its call's deadline means the server is stuck
   // (frozen, partitioned): the connection is torn down and the next call reconnects.
   std::chrono::milliseconds overdue_bound{250};
+  // Every call ends by min(its deadline, now + call_timeout), connecting included; 0: only the
+  // deadline. Keeps a frozen server from holding requests for their whole budget.
+  std::chrono::milliseconds call_timeout{0};
   std::string name = "main";  // the `client` label of the metrics
 };
 

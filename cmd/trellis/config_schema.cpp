@@ -189,6 +189,10 @@ const Schema& ConfigSchema() {
     s.Add(Int("redis.backoff_cap_ms", 2000, 50, 60000,
               "After a failed connect, reconnects back off (jittered, doubling from 50 ms) up to "
               "this; meanwhile calls fail at once (reads fall through to the database)."));
+    s.Add(Int("redis.call_timeout_ms", 250, 10, 60000,
+              "Longest wait for one Redis call (also bounded by the request's deadline): a "
+              "frozen or partitioned Redis costs a request about this much before it falls "
+              "through to the database or the limiter's on_error choice."));
     s.Add(Int("cache.ttl_ms", 300000, 1000, 86400000,
               "Longest time an entry is kept (spread by ±10% so entries filled together do not "
               "expire together); also the bound on staleness should an invalidation be lost."));

@@ -115,6 +115,7 @@ Result<std::unique_ptr<adapters::redis::RedisClient>> OpenRedis(const ProductSet
   s.db = in.db;
   s.connect_timeout = std::chrono::milliseconds(in.connect_timeout_ms);
   s.backoff_cap = std::chrono::milliseconds(in.backoff_cap_ms);
+  s.call_timeout = std::chrono::milliseconds(in.call_timeout_ms);
   return std::make_unique<adapters::redis::RedisClient>(std::move(s), clock, &registry);
 }
 
@@ -699,6 +700,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.redis.db = static_cast<int>(c.Int("redis.db"));
   s.redis.connect_timeout_ms = static_cast<int>(c.Int("redis.connect_timeout_ms"));
   s.redis.backoff_cap_ms = static_cast<int>(c.Int("redis.backoff_cap_ms"));
+  s.redis.call_timeout_ms = static_cast<int>(c.Int("redis.call_timeout_ms"));
   s.cache.ttl_ms = c.Int("cache.ttl_ms");
   s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
   s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));

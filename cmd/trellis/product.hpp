@@ -113,6 +113,7 @@ struct ProductSettings {
     int db = 0;
     int connect_timeout_ms = 1000;
     int backoff_cap_ms = 2000;
+    int call_timeout_ms = 250;
   };
   Redis redis;
 };

@@ -46,7 +46,8 @@ class RedisE2e : public ::testing::Test {
   // One "process": a product and server on the shared database and Redis. Both answer as the
   // same issuer URL (the first one's), as nodes behind one load balancer do.
   std::unique_ptr<ProductServer> Node(const std::string& issuer,
-                                      const std::string& user_limit = "6000/m") {
+                                      const std::string& user_limit = "6000/m",
+                                      bool fail_closed = false) {
     return std::make_unique<ProductServer>([&](cmd::ProductSettings& s) {
       postgres_->Apply(s);
       s.clients.push_back({kE2eClientId, {kE2eRedirect}, {kE2eRedirect}});
@@ -55,6 +56,7 @@ class RedisE2e : public ::testing::Test {
       s.shared = cmd::ProductSettings::Shared::kRedis;
       s.redis.address = "127.0.0.1:" + std::to_string(redis_->Port());
       s.rate_limits.user = user_limit;
+      s.rate_limits.fail_closed = fail_closed;
     });
   }
 
@@ -160,6 +162,55 @@ TEST_F(RedisE2e, AUsersRateLimitIsOneCountOverBothProcesses) {
   auto refused = Call(*a, "GET", "/api/v1/me", user.access_token);
   EXPECT_EQ(refused.status, 429) << "the fifth call in a minute, whichever process takes it";
   EXPECT_EQ(refused.Header("Retry-After"), "15");
+}
+
+TEST_F(RedisE2e, AFrozenRedisCostsARequestABoundedWaitAndTheLimiterDoesWhatTheConfigSays) {
+  auto open = Node("");
+  auto closed = Node("http://127.0.0.1:" + std::to_string(open->Port()), "6000/m", true);
+  const E2eUser owner = SignUp(*open, "frozen-" + open->Ids().Next() + "@example.com");
+  const std::string slug = "org-" + open->Ids().Next().substr(24);
+  auto org = Call(*open, "POST", "/api/v1/orgs", owner.access_token,
+                  R"({"name":"Org","slug":")" + slug + R"("})");
+  ASSERT_EQ(org.status, 201) << org.body;
+  auto project = Call(*open, "POST", "/api/v1/orgs/" + Id(org) + "/projects", owner.access_token,
+                      R"({"name":"P"})");
+  ASSERT_EQ(project.status, 201);
+  const std::string tasks =
+      "/api/v1/orgs/" + Id(org) + "/projects/" + Id(project) + "/tasks?limit=50";
+  ASSERT_EQ(Call(*open, "GET", tasks, owner.access_token).status, 200);  // cached
+
+  redis_->Freeze();
+  auto timed = [&](ProductServer& node, const std::string& path) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = Call(node, "GET", path, owner.access_token);
+    return std::make_pair(r, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - start));
+  };
+  std::chrono::milliseconds worst{0};
+  for (int i = 0; i < 5; ++i) {
+    auto [served, took] = timed(*open, tasks);
+    EXPECT_EQ(served.status, 200) << "fail open: served, from the database";
+    EXPECT_EQ(served.Header("RateLimit-Limit"), "") << "no limit could be decided";
+    worst = std::max(worst, took);
+    auto [refused, took_closed] = timed(*closed, "/api/v1/me");
+    EXPECT_EQ(refused.status, 503) << "fail closed: refused";
+    EXPECT_EQ(refused.Header("Retry-After"), "1");
+    worst = std::max(worst, took_closed);
+  }
+  redis_->Thaw();
+  std::printf("worst request while Redis was frozen: %lld ms (redis.call_timeout_ms 250)\n",
+              static_cast<long long>(worst.count()));
+  EXPECT_LT(worst, std::chrono::milliseconds(2000)) << "bounded by the call timeout, not 30 s";
+
+  // Thawed: both serve with limits again within a few seconds (reconnect backoff).
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = Call(*closed, "GET", "/api/v1/me", owner.access_token).status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 200);
+  auto limited = Call(*open, "GET", tasks, owner.access_token);
+  EXPECT_EQ(limited.status, 200);
 }
 
 }  // namespace

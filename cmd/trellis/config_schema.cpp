@@ -172,6 +172,11 @@ const Schema& ConfigSchema() {
                   "`redis.*`). Several processes need `redis` for limits and sign-out to hold "
                   "across them.",
            .allowed = {"memory", "redis"}});
+    s.Add(Bool("events.relay_leadership", false,
+               "Only one process relays the outboxes at a time, holding a lease from the lock "
+               "service (`shared.backend`; Redis across processes) and fencing its deletes "
+               "(ADR 0018). Each process still reads its own event log until the Kafka tier, so "
+               "turn it on only where that is wanted."));
     s.Add(Str("redis.address", "",
               "host:port of the Redis server (when not found through Sentinel)."));
     s.Add({.key = "redis.sentinels",

@@ -1,5 +1,7 @@
 #include "cmd/trellis/product.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,11 +11,13 @@
 #include <utility>
 
 #include "adapters/memory/memory_cache.hpp"
+#include "adapters/memory/memory_locks.hpp"
 #include "adapters/memory/memory_rate_limiter.hpp"
 #include "adapters/memory/memory_token_store.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/redis/redis_cache.hpp"
 #include "adapters/redis/redis_client.hpp"
+#include "adapters/redis/redis_locks.hpp"
 #include "adapters/redis/redis_rate_limiter.hpp"
 #include "adapters/redis/redis_token_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
@@ -84,6 +88,13 @@ constexpr std::array<const Database*, 4> kDatabases{&kIdentityDb, &kWorkDb, &kAu
 // `trellis migrate` (as trellis_migrator) does, and serving (as the context's role, which owns
 // nothing) checks that it has.
 enum class Purpose { kServe, kMigrate };
+
+// This process among its peers: host, pid and a fresh id (a lease owner must be unique).
+std::string NodeId(core::IdGenerator& ids) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + ids.Next();
+}
 
 // The Redis client of the Redis adapters, from the product's settings (docs/redis.md).
 Result<std::unique_ptr<adapters::redis::RedisClient>> OpenRedis(const ProductSettings::Redis& in,
@@ -336,6 +347,8 @@ struct Product::Impl {
   // The Redis client shared by the Redis adapters; null when nothing uses Redis. Its per-loop
   // connections must go before the loops' io_contexts: Stop() releases it.
   std::unique_ptr<adapters::redis::RedisClient> redis;
+  // Leases for singleton work (the outbox relay); null without relay leadership.
+  std::unique_ptr<platform::ports::LockService> locks;
   // The shared cache (ADR 0019); null when caching is off.
   std::unique_ptr<platform::ports::Cache> cache_port;
   std::unique_ptr<platform::cache::CacheAside> cache;
@@ -417,8 +430,27 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   if (!log) return std::unexpected(log.error());
   std::vector<platform::events::RelaySource> sources{{"identity", p.identity_db.get()},
                                                      {"work", p.work_db.get()}};
+  if (p.settings.cache.backend == ProductSettings::Cache::Backend::kRedis ||
+      p.settings.shared == ProductSettings::Shared::kRedis) {
+    auto client = OpenRedis(p.settings.redis, clock, registry);
+    if (!client) return std::unexpected(client.error());
+    p.redis = std::move(*client);
+  }
+  platform::events::EventsSettings events_settings;
+  if (p.settings.relay_leadership) {
+    // One relay per deployment, elected through the lock service; its deletes are fenced
+    // (ADR 0018).
+    if (p.settings.shared == ProductSettings::Shared::kRedis) {
+      p.locks = std::make_unique<adapters::redis::RedisLocks>(
+          *p.redis, clock, adapters::redis::RedisLocksSettings{});
+    } else {
+      p.locks = std::make_unique<adapters::memory::MemoryLocks>(clock);
+    }
+    events_settings.relay.locks = p.locks.get();
+    events_settings.relay.lease_owner = NodeId(ids);
+  }
   p.events = std::make_unique<platform::events::EventsRuntime>(std::move(*log), std::move(sources),
-                                                               clock, registry);
+                                                               clock, registry, events_settings);
 
   if (auto limits = RateLimitsFrom(p.settings.rate_limits); !limits) {
     return std::unexpected(limits.error());
@@ -430,13 +462,6 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   // The cache (ADR 0019). In process it sees only this process's invalidations: right on
   // SQLite (one process per data directory) and on PostgreSQL when configured single-process.
   const auto& cs = p.settings.cache;
-  const bool uses_redis = cs.backend == ProductSettings::Cache::Backend::kRedis ||
-                          p.settings.shared == ProductSettings::Shared::kRedis;
-  if (uses_redis) {
-    auto client = OpenRedis(p.settings.redis, clock, registry);
-    if (!client) return std::unexpected(client.error());
-    p.redis = std::move(*client);
-  }
   const bool in_process_ok = !IsPostgres(p.settings) || p.settings.postgres.single_process;
   if (cs.backend == ProductSettings::Cache::Backend::kMemory && in_process_ok) {
     adapters::memory::CacheSettings memory;
@@ -602,6 +627,7 @@ void Product::ReleaseRedis() {
   impl_->limiter.reset();
   impl_->cache_port.reset();
   impl_->tokens.reset();
+  impl_->locks.reset();
   impl_->redis.reset();
 }
 
@@ -701,6 +727,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.redis.connect_timeout_ms = static_cast<int>(c.Int("redis.connect_timeout_ms"));
   s.redis.backoff_cap_ms = static_cast<int>(c.Int("redis.backoff_cap_ms"));
   s.redis.call_timeout_ms = static_cast<int>(c.Int("redis.call_timeout_ms"));
+  s.relay_leadership = c.Bool("events.relay_leadership");
   s.cache.ttl_ms = c.Int("cache.ttl_ms");
   s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
   s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));

@@ -116,6 +116,8 @@ struct ProductSettings {
     int call_timeout_ms = 250;
   };
   Redis redis;
+  // One outbox relay per deployment, elected through the lock service (ADR 0018).
+  bool relay_leadership = false;
 };
 
 // What `trellis migrate` did, per database.

@@ -33,6 +33,8 @@
 #include <thread>
 #include <tuple>
 
+#include "tests/support/server_logs.hpp"
+
 extern char** environ;
 
 namespace trellis::tests::support {
@@ -53,7 +55,6 @@ constexpr milliseconds kStreamingTimeout{30'000};
 constexpr milliseconds kReplayTimeout{10'000};
 constexpr milliseconds kPromoteTimeout{30'000};
 constexpr milliseconds kProcessGoneTimeout{10'000};
-constexpr std::size_t kLogTailLines = 30;
 
 // ---- who runs the PostgreSQL programs ----------------------------------------------------
 
@@ -364,22 +365,6 @@ void WriteFile(const std::filesystem::path& path, const std::string& content,
   if (!f) throw std::runtime_error("cannot write " + path.string());
   chmod(path.c_str(), S_IRUSR | S_IWUSR);
   GiveToPostgres(path);
-}
-
-std::string LogTail(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) return "(no log at " + path.string() + ")";
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(f, line);) lines.push_back(std::move(line));
-  const std::size_t from = lines.size() > kLogTailLines ? lines.size() - kLogTailLines : 0;
-  std::string tail;
-  for (std::size_t i = from; i < lines.size(); ++i) tail += lines[i] + "\n";
-  return tail;
-}
-
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 // 'value' for a postgresql.conf line.

@@ -23,6 +23,8 @@
 #include <thread>
 #include <utility>
 
+#include "tests/support/server_logs.hpp"
+
 extern char** environ;
 
 namespace trellis::tests::support {
@@ -41,7 +43,6 @@ constexpr milliseconds kSyncTimeout{20'000};
 constexpr milliseconds kSentinelReadyTimeout{30'000};
 constexpr milliseconds kCliTimeout{10'000};
 constexpr milliseconds kPollInterval{10};
-constexpr std::size_t kLogTailLines = 30;
 constexpr std::size_t kSentinels = 3;
 
 bool KeepDir() {
@@ -63,22 +64,6 @@ void WriteFile(const std::filesystem::path& path, const std::string& content) {
   f.close();
   if (!f) throw std::runtime_error("cannot write " + path.string());
   chmod(path.c_str(), S_IRUSR | S_IWUSR);
-}
-
-std::string LogTail(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) return "(no log at " + path.string() + ")\n";
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(f, line);) lines.push_back(std::move(line));
-  const std::size_t from = lines.size() > kLogTailLines ? lines.size() - kLogTailLines : 0;
-  std::string tail;
-  for (std::size_t i = from; i < lines.size(); ++i) tail += lines[i] + "\n";
-  return tail;
-}
-
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 // A config file value in double quotes (Redis's sdssplitargs rules).

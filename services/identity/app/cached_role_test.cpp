@@ -20,6 +20,7 @@
 #include "platform/store/migrations.hpp"
 #include "proto/trellis/identity/v1/membership_cache.hpp"
 #include "services/identity/app/identity_app.hpp"
+#include "tests/support/interleaving_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace trellis::identity::app {
@@ -33,32 +34,7 @@ using platform::ports::SqlStore;
 using platform::ports::TransactionBody;
 using platform::ports::TransactionOptions;
 
-// Counts read-only transactions, and runs `during_read` after one has read and before its
-// result reaches the caller: a change committed while GetMembership is in flight.
-class InterleavingStore final : public SqlStore {
- public:
-  explicit InterleavingStore(SqlStore& inner) : inner_(inner) {}
-  std::function<Awaitable<void>()> during_read;
-  int reads = 0;
-
-  // SqlStore
-  boost::asio::awaitable<core::Result<void>> Transact(TransactionOptions options,
-                                                      TransactionBody body) override {
-    const bool read_only = options.read_only;
-    if (read_only) ++reads;
-    auto r = co_await inner_.Transact(std::move(options), std::move(body));
-    if (read_only && during_read) {
-      auto hook = std::move(during_read);
-      during_read = nullptr;
-      auto w = co_await hook();
-      EXPECT_TRUE(w) << w.error().message;
-    }
-    co_return r;
-  }
-
- private:
-  SqlStore& inner_;
-};
+using tests::support::InterleavingStore;
 
 bool AnyVersion(std::int64_t /*version*/) { return true; }
 

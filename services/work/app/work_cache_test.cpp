@@ -19,6 +19,7 @@
 #include "proto/trellis/identity/v1/membership_cache.hpp"
 #include "services/work/app/work_app.hpp"
 #include "services/work/work_test_support.hpp"
+#include "tests/support/interleaving_store.hpp"
 
 namespace trellis::work::app {
 namespace {
@@ -101,32 +102,7 @@ TEST(WorkCacheTest, PagesAndProjectsComeBackAsStored) {
 
 // --- behind WorkApp ------------------------------------------------------------------------
 
-// Runs `during_read` after a read-only transaction has read (and before its result reaches the
-// caller): a write committed while a list is in flight, deterministically.
-class InterleavingStore final : public SqlStore {
- public:
-  explicit InterleavingStore(SqlStore& inner) : inner_(inner) {}
-  std::function<Awaitable<void>()> during_read;
-  int reads = 0;
-
-  // SqlStore
-  boost::asio::awaitable<core::Result<void>> Transact(TransactionOptions options,
-                                                      TransactionBody body) override {
-    const bool read_only = options.read_only;
-    if (read_only) ++reads;
-    auto r = co_await inner_.Transact(std::move(options), std::move(body));
-    if (read_only && during_read) {
-      auto hook = std::move(during_read);
-      during_read = nullptr;
-      auto w = co_await hook();
-      EXPECT_TRUE(w) << w.error().message;
-    }
-    co_return r;
-  }
-
- private:
-  SqlStore& inner_;
-};
+using tests::support::InterleavingStore;
 
 // Items in a joined page (each task's JSON has one "project_id").
 std::size_t Count(const RenderedTaskPage& page) {

@@ -163,6 +163,11 @@ TEST_P(FencingTest, StaleCheckWaitingOnTheNewHoldersOpenTransactionIsRefused) {
           for (int i = 0; i < 200 && !saw_waiter; ++i) {
             pause.expires_after(10ms);
             co_await pause.async_wait(asio::use_awaitable);
+            // pg_stat_activity is snapshotted once per transaction (stats_fetch_consistency):
+            // drop the snapshot so that each look sees the other session now.
+            if (auto cleared = co_await tx.Execute("SELECT pg_stat_clear_snapshot()"); !cleared) {
+              co_return std::unexpected(cleared.error());
+            }
             auto waiting = co_await tx.Execute(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock'");

@@ -202,9 +202,16 @@ const Schema& ConfigSchema() {
               "Longest time an entry is kept (spread by ±10% so entries filled together do not "
               "expire together); also the bound on staleness should an invalidation be lost."));
     s.Add(Int("cache.max_bytes", std::int64_t{256} << 20, std::int64_t{1} << 20,
-              std::int64_t{1} << 40, "In-process cache: bytes kept at most (LRU beyond)."));
+              std::int64_t{1} << 40,
+              "In-process cache (and the near cache of the Redis one): bytes kept at most (LRU "
+              "beyond)."));
     s.Add(Int("cache.max_entries", 200000, 1000, 100000000,
               "In-process cache: entries kept at most (LRU beyond)."));
+    s.Add(Int("cache.near_entries", 10000, 0, 100000000,
+              "With `cache.backend: redis`: entries also kept in this process (up to "
+              "`cache.max_bytes`), served when Redis confirms, in the same round trip, that their "
+              "generation is still current: the request then fetches a few bytes instead of the "
+              "entry. 0: off."));
     s.Add({.key = "policy.edge_rate_limits",
            .kind = Kind::kEnum,
            .default_value = "trellis",

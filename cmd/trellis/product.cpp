@@ -476,6 +476,11 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   if (p.cache_port) {
     platform::cache::CacheAsideSettings aside;
     aside.ttl = std::chrono::milliseconds(cs.ttl_ms);
+    if (cs.backend == ProductSettings::Cache::Backend::kRedis) {
+      // Entries also kept in process, served when Redis confirms their generation.
+      aside.near_entries = cs.near_entries;
+      aside.near_bytes = cs.max_bytes;
+    }
     p.cache = std::make_unique<platform::cache::CacheAside>(*p.cache_port, clock, registry,
                                                             "shared", aside);
     p.invalidator = std::make_unique<platform::cache::CacheInvalidator>(*p.cache, clock);
@@ -731,6 +736,7 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
   s.cache.ttl_ms = c.Int("cache.ttl_ms");
   s.cache.max_bytes = static_cast<std::size_t>(c.Int("cache.max_bytes"));
   s.cache.max_entries = static_cast<std::size_t>(c.Int("cache.max_entries"));
+  s.cache.near_entries = static_cast<std::size_t>(c.Int("cache.near_entries"));
   s.rate_limits.owner = c.String("policy.edge_rate_limits");
   s.rate_limits.enabled = c.Bool("rate_limit.enabled");
   s.rate_limits.anonymous = c.String("rate_limit.anonymous");

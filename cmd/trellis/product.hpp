@@ -84,6 +84,7 @@ struct ProductSettings {
     std::int64_t ttl_ms = 300'000;
     std::size_t max_bytes = std::size_t{256} << 20;
     std::size_t max_entries = 200'000;
+    std::size_t near_entries = 10'000;  // Redis: the near cache in process (0: off)
   };
   Cache cache;
   // The gateway's rate limits (ADR 0021): limits as "<n>/<s|m|h>", checked at Open.

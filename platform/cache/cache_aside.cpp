@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string_view>
 #include <unordered_set>
@@ -97,6 +98,18 @@ std::int64_t WallMs(const core::Clock& clock) {
 
 // One load in progress; callers missing the same entry wait on their own timers, which the
 // loader cancels (on each waiter's executor) when the result is in.
+// The near cache's LRU: one mutex; values are shared, copied out of it outside the lock.
+struct CacheAside::Near {
+  struct Entry {
+    std::string key;
+    std::shared_ptr<const std::string> stored;
+  };
+  std::mutex mu;
+  std::list<Entry> lru;  // most recent first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index;
+  std::size_t bytes = 0;
+};
+
 struct CacheAside::Flight {
   std::mutex mu;
   bool done = false;
@@ -123,7 +136,12 @@ CacheAside::CacheAside(ports::Cache& cache, const core::Clock& clock, observe::R
                                        {{"cache", name}})),
       early_refreshes_(metrics.AddCounter("trellis_cache_early_refreshes_total",
                                           "Hits near expiry treated as misses (XFetch).",
-                                          {{"cache", name}})) {
+                                          {{"cache", name}})),
+      near_hits_(metrics.AddCounter("trellis_cache_near_hits_total",
+                                    "Hits served from this process's near cache after the "
+                                    "remote cache confirmed their generation.",
+                                    {{"cache", name}})) {
+  if (settings_.near_entries > 0) near_ = std::make_unique<Near>();
   metrics.AddCallbackGauge("trellis_cache_round_trips", "Calls that reached the cache server.",
                            {{"cache", name}},
                            [this] { return static_cast<double>(cache_.Stats().round_trips); });
@@ -165,11 +183,42 @@ bool CacheAside::RefreshEarly(std::int64_t expiry_ms, std::int64_t delta_ms) con
   return static_cast<double>(WallMs(clock_)) + gap >= static_cast<double>(expiry_ms);
 }
 
+std::shared_ptr<const std::string> CacheAside::NearFind(const std::string& key) {
+  if (!near_) return nullptr;
+  std::lock_guard lock(near_->mu);
+  auto it = near_->index.find(key);
+  if (it == near_->index.end()) return nullptr;
+  near_->lru.splice(near_->lru.begin(), near_->lru, it->second);
+  return it->second->stored;
+}
+
+void CacheAside::NearPut(const std::string& key, std::shared_ptr<const std::string> stored) {
+  if (!near_ || !stored) return;
+  const std::size_t size = stored->size() + key.size();
+  if (size > settings_.near_bytes) return;
+  std::lock_guard lock(near_->mu);
+  if (auto it = near_->index.find(key); it != near_->index.end()) {
+    near_->bytes -= it->second->stored->size() + key.size();
+    near_->lru.erase(it->second);
+    near_->index.erase(it);
+  }
+  near_->lru.push_front(Near::Entry{key, std::move(stored)});
+  near_->index.emplace(key, near_->lru.begin());
+  near_->bytes += size;
+  while (!near_->lru.empty() &&
+         (near_->lru.size() > settings_.near_entries || near_->bytes > settings_.near_bytes)) {
+    const auto& last = near_->lru.back();
+    near_->bytes -= last.stored->size() + last.key.size();
+    near_->index.erase(last.key);
+    near_->lru.pop_back();
+  }
+}
+
 asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> refs,
                                                          core::Clock::MonoTime deadline) {
   std::vector<CacheSlot> slots(refs.size());
   if (refs.empty()) co_return slots;
-  // Keys: the namespaces' generations (each once), then the entries.
+  // Keys: the namespaces' generations (each once), then the entries the near cache lacks.
   std::vector<std::string> keys;
   std::vector<std::size_t> gen_index(refs.size());
   std::unordered_map<std::string, std::size_t> ns_index;
@@ -178,8 +227,17 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
     if (added) keys.push_back(GenerationKey(refs[i].ns));
     gen_index[i] = it->second;
   }
-  const std::size_t first_entry = keys.size();
-  for (const auto& ref : refs) keys.push_back(EntryKey(ref));
+  std::vector<std::string> entry_keys(refs.size());
+  std::vector<std::shared_ptr<const std::string>> near(refs.size());
+  std::vector<std::size_t> entry_index(refs.size(), SIZE_MAX);
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    entry_keys[i] = EntryKey(refs[i]);
+    near[i] = NearFind(entry_keys[i]);
+    if (!near[i]) {
+      entry_index[i] = keys.size();
+      keys.push_back(entry_keys[i]);
+    }
+  }
 
   auto values = co_await cache_.Get(std::move(keys), deadline);
   if (!values) {
@@ -189,14 +247,25 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
   }
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& generation = (*values)[gen_index[i]];
-    const auto& stored = (*values)[first_entry + i];
     if (generation) slots[i].generation = *generation;
+    std::shared_ptr<const std::string> stored = near[i];
+    bool from_near = stored != nullptr;
+    if (!stored && entry_index[i] != SIZE_MAX && (*values)[entry_index[i]]) {
+      stored = std::make_shared<const std::string>(std::move(*(*values)[entry_index[i]]));
+    }
     if (generation && stored) {
       if (auto d = Decode(*stored); d && d->generation == *generation) {
-        if (RefreshEarly(d->expiry_ms, d->delta_ms)) {
+        if (d->expiry_ms <= WallMs(clock_)) {
+          // Expired (a near copy outlives the remote one): a miss.
+        } else if (RefreshEarly(d->expiry_ms, d->delta_ms)) {
           early_refreshes_.Inc();
         } else {
           hits_.Inc();
+          if (from_near) {
+            near_hits_.Inc();
+          } else {
+            NearPut(entry_keys[i], stored);
+          }
           slots[i].value = stored->substr(d->value_at);
           continue;
         }
@@ -310,6 +379,7 @@ asio::awaitable<void> CacheAside::Fill(CacheRef ref, std::string generation, std
     w.ttl = ttl;
     writes.push_back(std::move(w));
   }
+  if (near_) NearPut(writes.front().key, std::make_shared<const std::string>(writes.front().value));
   auto stored = co_await cache_.Set(std::move(writes), deadline);
   if (!stored) {
     errors_.Inc();
@@ -367,6 +437,7 @@ CacheAside::Stats CacheAside::GetStats() const {
   s.errors = errors_.Value();
   s.shared_loads = shared_loads_.Value();
   s.early_refreshes = early_refreshes_.Value();
+  s.near_hits = near_hits_.Value();
   return s;
 }
 

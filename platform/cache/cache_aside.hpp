@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,6 +72,12 @@ struct CacheAsideSettings {
   // How long a namespace's generation is kept once set (touched by every read in the
   // in-process cache). Only efficiency depends on it: a lost generation is a new one.
   std::chrono::milliseconds generation_ttl{std::chrono::hours(24)};
+  // A near cache in this process, for a remote cache (Redis): entries read or filled are kept
+  // here too, tagged with their generation, and a Read then asks the remote cache only for the
+  // generations (a few bytes) — the entry is served locally when its generation is still the
+  // current one, so nothing stale is served. 0 entries: off (the in-process adapter needs none).
+  std::size_t near_entries = 0;
+  std::size_t near_bytes = std::size_t{64} << 20;
 };
 
 class CacheAside {
@@ -110,6 +117,7 @@ class CacheAside {
       std::vector<std::string> namespaces, core::Clock::MonoTime deadline);
 
   struct Stats {
+    std::uint64_t near_hits = 0;  // hits served from the near cache (also counted in hits)
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t fills = 0;
@@ -139,9 +147,16 @@ class CacheAside {
   observe::Counter& errors_;
   observe::Counter& shared_loads_;
   observe::Counter& early_refreshes_;
+  observe::Counter& near_hits_;
 
   std::mutex flights_mu_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // guarded by flights_mu_
+
+  // The near cache: entry key -> stored form (generation, expiry, delta, value), LRU.
+  struct Near;
+  std::unique_ptr<Near> near_;
+  [[nodiscard]] std::shared_ptr<const std::string> NearFind(const std::string& key);
+  void NearPut(const std::string& key, std::shared_ptr<const std::string> stored);
 };
 
 }  // namespace trellis::platform::cache

@@ -257,6 +257,58 @@ TEST_F(CacheAsideTest, LoadErrorsAreReturnedAndNotCached) {
   EXPECT_EQ(Get(cache, ref, Value("now it exists")), "now it exists");
 }
 
+// Counts the keys each Get asks for (the near cache must ask only for generations).
+class CountingCache final : public ports::Cache {
+ public:
+  explicit CountingCache(ports::Cache& inner) : inner_(inner) {}
+  std::size_t last_get_keys = 0;
+  ports::CacheAwaitable<std::vector<std::optional<std::string>>> Get(
+      std::vector<std::string> keys, core::Clock::MonoTime deadline) override {
+    last_get_keys = keys.size();
+    co_return co_await inner_.Get(std::move(keys), deadline);
+  }
+  ports::CacheAwaitable<void> Set(std::vector<ports::CacheWrite> entries,
+                                  core::Clock::MonoTime deadline) override {
+    co_return co_await inner_.Set(std::move(entries), deadline);
+  }
+  ports::CacheAwaitable<void> Delete(std::vector<std::string> keys,
+                                     core::Clock::MonoTime deadline) override {
+    co_return co_await inner_.Delete(std::move(keys), deadline);
+  }
+  ports::CacheAdapterStats Stats() const override { return inner_.Stats(); }
+
+ private:
+  ports::Cache& inner_;
+};
+
+TEST_F(CacheAsideTest, TheNearCacheServesEntriesWhoseGenerationTheRemoteConfirms) {
+  CountingCache remote(memory_);
+  auto settings = Settings();
+  settings.near_entries = 100;
+  CacheAside cache(remote, clock_, registry_, "near", settings);
+  const CacheRef page("work:o1", "t:page");
+  const CacheRef role("members:o1", "u1");
+  ASSERT_EQ(Get(cache, page, Value("page-v1")), "page-v1");
+  ASSERT_EQ(Get(cache, role, Value("admin")), "admin");
+  auto slots = Read(cache, {role, page});
+  EXPECT_EQ(remote.last_get_keys, 2U) << "only the two generations: the entries are near";
+  EXPECT_EQ(slots[0].value, "admin");
+  EXPECT_EQ(slots[1].value, "page-v1");
+  EXPECT_GE(cache.GetStats().near_hits, 2U);
+
+  // Another process invalidates (the remote generation moves): the near copy is not served.
+  Invalidate(cache, "work:o1");
+  slots = Read(cache, {role, page});
+  EXPECT_EQ(slots[0].value, "admin");
+  EXPECT_FALSE(slots[1].value) << "a near copy of an old generation is never served";
+  EXPECT_EQ(RunSync(cache.Load(page, slots[1], kForever, Value("page-v2"))), "page-v2");
+  EXPECT_EQ(Read(cache, {page})[0].value, "page-v2");
+
+  // Expired remotely: not served from near either.
+  clock_.Advance(std::chrono::seconds(67));
+  EXPECT_FALSE(Read(cache, {page})[0].value);
+}
+
 TEST_F(CacheAsideTest, TheInvalidatorMapsEventTypesToTheirOrgsNamespaces) {
   CacheAside cache(memory_, clock_, registry_, "t", Settings());
   CacheInvalidator invalidator(cache, clock_);

@@ -33,7 +33,7 @@
 #include <thread>
 #include <tuple>
 
-#include "tests/support/server_logs.hpp"
+#include "tests/support/launcher_util.hpp"
 
 extern char** environ;
 
@@ -298,26 +298,6 @@ std::string RandomHex(std::size_t chars) {
   s.reserve(chars);
   for (std::size_t i = 0; i < chars; ++i) s.push_back(kDigits[rd() % 16]);
   return s;
-}
-
-// A free TCP port on 127.0.0.1, by binding port 0. Another process may take it before the
-// server binds it; StartServer retries on that clash.
-int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int e = errno;
-    close(fd);
-    throw std::system_error(e, std::generic_category(), "bind 127.0.0.1:0");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Other users (the `postgres` user) can reach `dir` when every ancestor is searchable by them.

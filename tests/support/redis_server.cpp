@@ -23,7 +23,7 @@
 #include <thread>
 #include <utility>
 
-#include "tests/support/server_logs.hpp"
+#include "tests/support/launcher_util.hpp"
 
 extern char** environ;
 
@@ -74,24 +74,6 @@ std::string ConfQuote(const std::string& v) {
     q += c;
   }
   return q + "\"";
-}
-
-int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    close(fd);
-    throw std::system_error(err, std::generic_category(), "bind 127.0.0.1:0");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Starts argv (argv[0] an absolute path) with stdout and stderr appended to `log`, in its own

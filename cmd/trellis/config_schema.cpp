@@ -275,6 +275,21 @@ const Schema& ConfigSchema() {
            .doc = "OIDC clients of the built-in issuer, each `client_id=redirect_uri` "
                   "(repeat the id for more URIs). The console client `trellis-console` is "
                   "always there."});
+    s.Add(Bool("ui.enabled", true,
+               "Serve the web app (the build in `ui.dir`) at /, with /ui-config.json telling it "
+               "where to sign in; the built-in issuer then registers its client."));
+    s.Add(Str("ui.dir", "ui/dist",
+              "The web app's build (`npm run build` in ui/), relative to the working "
+              "directory. When it does not exist, Trellis warns and serves the API only."));
+    s.Add(Str("ui.oidc_authority", "",
+              "The OIDC issuer the web app signs in with. Empty: the built-in issuer "
+              "(`auth.issuer_url`); for Keycloak, the realm URL."));
+    s.Add(Str("ui.oidc_client_id", "trellis-web",
+              "The web app's OIDC client id. The built-in issuer registers it with the redirect "
+              "<auth.issuer_url>/auth/callback and the post-logout redirect <auth.issuer_url>/."));
+    s.Add(Str("ui.oidc_scope", "openid profile email",
+              "Scopes the web app asks for (Keycloak: add `offline_access` only if refresh "
+              "tokens must outlive the browser session)."));
     s.Add(Int("api.idempotency_ttl_h", 24, 24, 24 * 30,
               "How long an Idempotency-Key and its response are kept (at least 24 h)."));
     s.Add({.key = "api.cursor_key",

@@ -703,6 +703,20 @@ ProductSettings ProductSettingsFrom(const platform::core::config::Config& c) {
       it->post_logout_redirect_uris.push_back(uri);
     }
   }
+  // The web app signs in as its own public client (ui/, ADR 0025). Its redirects are added to
+  // any configured for the same id (a Vite dev server on another origin, say).
+  if (c.Bool("ui.enabled") && c.String("ui.oidc_authority").empty()) {
+    const std::string id = c.String("ui.oidc_client_id");
+    auto it = std::find_if(s.clients.begin(), s.clients.end(),
+                           [&](const ProductSettings::Client& cl) { return cl.id == id; });
+    if (it == s.clients.end()) {
+      s.clients.push_back({id, {}, {}});
+      it = s.clients.end() - 1;
+    }
+    it->redirect_uris.push_back(s.issuer_url + "/auth/callback");
+    it->post_logout_redirect_uris.push_back(s.issuer_url + "/");
+    it->post_logout_redirect_uris.push_back(s.issuer_url + "/signed-out");
+  }
   s.idempotency_ttl_h = static_cast<int>(c.Int("api.idempotency_ttl_h"));
   s.cursor_key = c.SecretOf("api.cursor_key")->Value();
   s.sqlite_readers = static_cast<int>(c.Int("sqlite.readers"));

@@ -7,6 +7,10 @@
 //
 // Static segments win over parameters; HEAD falls back to GET. Not thread-safe to modify:
 // add every route before the server starts.
+//
+// A fallback handler (SetFallback) answers GET and HEAD requests whose path matches no route
+// at all, e.g. a web app's files and its client-side routes (gateway/static). Everything else
+// unmatched stays the server's 404.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -55,6 +59,14 @@ class Router {
 
   [[nodiscard]] const std::vector<RouteInfo>& Routes() const { return routes_; }
 
+  // The handler for GET/HEAD requests whose path matched no route (Find's path_matched false).
+  // The server runs it without the middleware chain, like its own 404: it serves public,
+  // credential-free content. It must answer every path itself (404 for what it does not have).
+  // Replaces any earlier fallback.
+  void SetFallback(Handler handler) { fallback_ = std::move(handler); }
+  // Null when none is set.
+  [[nodiscard]] const Handler* Fallback() const { return fallback_ ? &fallback_ : nullptr; }
+
  private:
   struct Node;
   const Node* Walk(const Node* node, std::string_view rest,
@@ -63,6 +75,7 @@ class Router {
   std::unique_ptr<Node> root_;
   std::vector<RouteInfo> routes_;
   std::vector<Handler> handlers_;
+  Handler fallback_;
 };
 
 }  // namespace trellis::platform::http

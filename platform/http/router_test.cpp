@@ -2,8 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 namespace trellis::platform::http {
 namespace {
+
+// Runs a handler to completion on a private io_context.
+Response RunNow(const Handler& handler, Request& req) {
+  boost::asio::io_context io;
+  auto future = boost::asio::co_spawn(io, handler(req), boost::asio::use_future);
+  io.run();
+  return future.get();
+}
 
 using Params = std::vector<std::pair<std::string_view, std::string_view>>;
 
@@ -98,6 +110,22 @@ TEST_F(RouterTest, RejectsBadPatternsAndDuplicates) {
   EXPECT_THROW(router_.Add(Method::kGet, "/orgs", Named("x")), std::invalid_argument);
   EXPECT_THROW(router_.Add(Method::kGet, "/orgs/{other}/x", Named("x")), std::invalid_argument);
   EXPECT_THROW(router_.Add(Method::kGet, "/a{b}", Named("x")), std::invalid_argument);
+}
+
+TEST_F(RouterTest, FallbackIsKeptApartFromTheRoutes) {
+  EXPECT_EQ(router_.Fallback(), nullptr);
+  const auto routes = router_.Routes().size();
+  router_.SetFallback(Named("fallback"));
+  ASSERT_NE(router_.Fallback(), nullptr);
+  EXPECT_EQ(router_.Routes().size(), routes);
+  // Find still reports no match: the server decides when the fallback answers.
+  Params p;
+  const auto m = router_.Find(Method::kGet, "/nowhere", p);
+  EXPECT_EQ(m.handler, nullptr);
+  EXPECT_FALSE(m.path_matched);
+  Request req;
+  const Response r = RunNow(*router_.Fallback(), req);
+  EXPECT_EQ(r.body, "fallback");
 }
 
 TEST(RequestTest, HeadersAndQuery) {

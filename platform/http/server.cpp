@@ -50,6 +50,9 @@ constexpr auto kRefusedLinger = std::chrono::milliseconds(500);
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
 constexpr std::size_t kMaxLingering = 1024;
 constexpr Mono kNever = Mono::max();
+// The route label (metrics, access log) of requests answered by the router's fallback: one
+// fixed label, so the paths a web app's files live at add no series.
+constexpr const char* kFallbackRoute = "(fallback)";
 
 // Request ids we echo must be short and harmless in logs and headers.
 bool AcceptableRequestId(std::string_view id) {
@@ -174,6 +177,7 @@ struct Server::Impl {
           MakeRouteMetrics(std::string(MethodName(route.method)) + " " + route.pattern));
     }
     unmatched_metrics = MakeRouteMetrics("(unmatched)");
+    if (router.Fallback()) fallback_metrics = MakeRouteMetrics(kFallbackRoute);
     unparsed_metrics = MakeRouteMetrics("(unparsed)");
     accepted = &registry.AddCounter("trellis_http_connections_accepted_total",
                                     "Connections accepted.", {});
@@ -511,12 +515,18 @@ struct Server::Impl {
       req.ctx.trace = observe::TraceContext::FromHeader(req.HeaderValue("traceparent"));
 
       const auto match = router.Find(req.method, req.path, req.params);
+      // No route has this path: a GET or HEAD goes to the router's fallback when it has one.
+      const Handler* fallback =
+          !match.path_matched && (req.method == Method::kGet || req.method == Method::kHead)
+              ? router.Fallback()
+              : nullptr;
       RouteMetrics& metrics = match.handler
                                   ? route_metrics[static_cast<std::size_t>(match.route_id)]
-                                  : unmatched_metrics;
-      req.ctx.route = match.handler ? match.pattern : std::string_view("(unmatched)");
+                                  : (fallback ? fallback_metrics : unmatched_metrics);
+      req.ctx.route = match.handler ? match.pattern
+                                    : std::string_view(fallback ? kFallbackRoute : "(unmatched)");
       metrics.started->Inc();
-      Response resp = co_await Dispatch(req, match);
+      Response resp = co_await Dispatch(req, match, fallback);
       metrics.finished->Inc();
 
       const bool keep_alive = reader.KeepAlive() && !resp.close && !draining.load();
@@ -552,8 +562,12 @@ struct Server::Impl {
     conn.socket.close(ec);
   }
 
-  asio::awaitable<Response> Dispatch(Request& req, const Router::Match& match) const {
-    if (!match.handler) {
+  asio::awaitable<Response> Dispatch(Request& req, const Router::Match& match,
+                                     const Handler* fallback) const {
+    // The fallback runs without the chain, as the 404 it replaces does: what it serves is
+    // public, and an unmatched API path must stay a 404 rather than become a 401.
+    const Handler* handler = match.handler ? match.handler : fallback;
+    if (!handler) {
       if (match.path_matched && req.method == Method::kOptions && chain.empty()) {
         Response r;
         r.status = 204;
@@ -581,7 +595,8 @@ struct Server::Impl {
                         req.ctx.request_id);
     }
     try {
-      co_return co_await RunChain(chain, *match.handler, req);
+      if (!match.handler) co_return co_await (*handler)(req);
+      co_return co_await RunChain(chain, *handler, req);
     } catch (const std::exception& ex) {
       core::LogLine(core::LogLevel::kError, "handler threw")
           .Str("request_id", req.ctx.request_id)
@@ -738,6 +753,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<RouteMetrics> route_metrics;
   RouteMetrics unmatched_metrics;
+  RouteMetrics fallback_metrics;  // set when the router has a fallback
   RouteMetrics unparsed_metrics;
   std::vector<std::unique_ptr<observe::Counter>> owned_counters;
   observe::Counter* accepted = nullptr;

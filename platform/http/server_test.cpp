@@ -291,7 +291,10 @@ class LogCapture {
 
 class TestServer {
  public:
-  explicit TestServer(const std::function<void(ServerSettings&)>& tweak = {}) {
+  // `more_routes` may add routes or a fallback; `chain` runs around matched routes.
+  explicit TestServer(const std::function<void(ServerSettings&)>& tweak = {},
+                      const std::function<void(Router&)>& more_routes = {},
+                      MiddlewareChain chain = {}) {
     settings_.address = "127.0.0.1";
     settings_.port = 0;
     settings_.threads = 2;
@@ -307,8 +310,9 @@ class TestServer {
     settings_.shutdown_timeout = 5s;
     if (tweak) tweak(settings_);
     AddRoutes();
+    if (more_routes) more_routes(router_);
     observe::RegisterProcessMetrics(registry_);
-    server_ = std::make_unique<Server>(settings_, router_, MiddlewareChain{}, registry_,
+    server_ = std::make_unique<Server>(settings_, router_, std::move(chain), registry_,
                                        core::SystemClock::Instance(), ids_);
     auto started = server_->Start();
     if (!started) ADD_FAILURE() << "server did not start: " << started.error().message;
@@ -565,6 +569,87 @@ TEST(ServerRouting, HeadOnGetRouteHasLengthButNoBody) {
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(get->body, "hello");
   EXPECT_EQ(c.Pending(), "");
+}
+
+// ===================================================================== fallback handler
+
+// Refuses everything it sees, to show which requests go through the chain.
+class RefuseAll final : public Middleware {
+ public:
+  asio::awaitable<Response> Handle(Request&, Next) override {
+    co_return Response::Text(401, "refused by the chain");
+  }
+};
+
+void AddFallback(Router& router) {
+  router.SetFallback([](Request& req) -> asio::awaitable<Response> {
+    co_return Response::Text(200, "fallback for " + std::string(req.path));
+  });
+}
+
+TEST(ServerFallback, UnmatchedGetAndHeadGoToTheFallbackWithoutTheChain) {
+  TestServer s({}, AddFallback, MiddlewareChain{std::make_shared<RefuseAll>()});
+  Client c;
+  ASSERT_TRUE(c.Connect(s.Port()));
+  ASSERT_TRUE(c.Send(Get("/orgs/x/board")));
+  const auto get = c.ReadResponse();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "fallback for /orgs/x/board");
+  ASSERT_TRUE(c.Send("HEAD /a/b HTTP/1.1\r\nHost: test\r\n\r\n"));
+  const auto head = c.ReadResponse(/*head_request=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-length"),
+            std::to_string(std::string("fallback for /a/b").size()));
+  // A matched route still runs the chain.
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  const auto routed = c.ReadResponse();
+  ASSERT_TRUE(routed);
+  EXPECT_EQ(routed->status, 401);
+  EXPECT_EQ(routed->body, "refused by the chain");
+}
+
+TEST(ServerFallback, OtherMethodsAndMatchedPathsKeepTheirAnswers) {
+  TestServer s({}, AddFallback);
+  Client c;
+  ASSERT_TRUE(c.Connect(s.Port()));
+  ASSERT_TRUE(c.Send(Post("/orgs/x/board", "x")));
+  const auto post = c.ReadResponse();
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 404);
+  EXPECT_EQ(post->Header("content-type"), kProblemJson);
+  // The path has a route, only not for this method: 405, never the fallback.
+  ASSERT_TRUE(c.Send(Post("/hello", "x")));
+  const auto wrong_method = c.ReadResponse();
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->status, 405);
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  const auto routed = c.ReadResponse();
+  ASSERT_TRUE(routed);
+  EXPECT_EQ(routed->body, "hello");
+}
+
+TEST(ServerFallback, CountedUnderOneFixedRouteLabel) {
+  TestServer s({}, AddFallback);
+  Client c;
+  ASSERT_TRUE(c.Connect(s.Port()));
+  for (const char* path : {"/a", "/b/c", "/d.js"}) {
+    ASSERT_TRUE(c.Send(Get(path)));
+    ASSERT_TRUE(c.ReadResponse());
+  }
+  ASSERT_TRUE(c.Send(Post("/a", "")));
+  ASSERT_TRUE(c.ReadResponse());
+  EXPECT_TRUE(s.MetricsEventuallyContain(
+      "trellis_http_requests_total{route=\"(fallback)\",code=\"2xx\"} 3\n"))
+      << s.registry().Render();
+  EXPECT_TRUE(s.MetricsEventuallyContain(
+      "trellis_http_requests_total{route=\"(unmatched)\",code=\"4xx\"} 1\n"));
+}
+
+TEST(ServerFallback, NoFallbackSeriesWithoutAFallback) {
+  TestServer s;
+  EXPECT_EQ(s.registry().Render().find("(fallback)"), std::string::npos);
 }
 
 // ===================================================================== request id and trace

@@ -1,0 +1,205 @@
+// `/orgs/:org/audit` (admins): the org's audit trail, newest first, filtered by actor, action
+// and time, one page at a time by cursor.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { AuditEvent } from '../api/client';
+import { describeError } from '../api/errors';
+import { useApp } from '../app/AppContext';
+import { atLeast, useOrg } from '../app/OrgContext';
+import { Empty, ErrorBox, Loading } from '../components/Feedback';
+
+interface Filters {
+  actor: string;
+  action: string;
+  since: string;
+  until: string;
+}
+const kNoFilters: Filters = { actor: '', action: '', since: '', until: '' };
+const kPageSize = 25;
+
+/** A datetime-local value ("2026-11-24T10:00") as an RFC 3339 instant, or undefined. */
+export function toInstant(local: string): string | undefined {
+  if (!local) return undefined;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+export function Audit() {
+  const { api } = useApp();
+  const { org, role } = useOrg();
+  const [draft, setDraft] = useState<Filters>(kNoFilters);
+  const [filters, setFilters] = useState<Filters>(kNoFilters);
+  // The cursors of the pages before this one, to go back.
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const isAdmin = atLeast(role, 'admin');
+  const cursor = cursors[cursors.length - 1];
+
+  const load = useCallback(async () => {
+    setEvents(null);
+    try {
+      const page = await api.listAuditEvents(org.id, {
+        limit: kPageSize,
+        cursor,
+        actor: filters.actor.trim() || undefined,
+        action: filters.action.trim() || undefined,
+        since: toInstant(filters.since),
+        until: toInstant(filters.until),
+      });
+      setEvents(page.items);
+      setNext(page.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError(describeError(e, { thing: 'audit log' }));
+      setEvents([]);
+    }
+  }, [api, org.id, cursor, filters]);
+
+  useEffect(() => {
+    if (isAdmin) void load();
+  }, [load, isAdmin]);
+
+  function apply(e: FormEvent) {
+    e.preventDefault();
+    setFilters(draft);
+    setCursors([undefined]);
+  }
+
+  if (!isAdmin) {
+    return (
+      <section>
+        <h1>Audit log</h1>
+        <p>Only admins and owners can read the audit log.</p>
+      </section>
+    );
+  }
+
+  return (
+    <section>
+      <h1>Audit log</h1>
+      <form className="panel filters" onSubmit={apply} aria-label="Filter the audit log">
+        <div className="field">
+          <label htmlFor="audit-action">Action</label>
+          <input
+            id="audit-action"
+            placeholder="e.g. work.task.updated"
+            value={draft.action}
+            onChange={(e) => setDraft({ ...draft, action: e.target.value })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="audit-actor">Actor id</label>
+          <input
+            id="audit-actor"
+            value={draft.actor}
+            onChange={(e) => setDraft({ ...draft, actor: e.target.value })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="audit-since">From</label>
+          <input
+            id="audit-since"
+            type="datetime-local"
+            value={draft.since}
+            onChange={(e) => setDraft({ ...draft, since: e.target.value })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="audit-until">Until</label>
+          <input
+            id="audit-until"
+            type="datetime-local"
+            value={draft.until}
+            onChange={(e) => setDraft({ ...draft, until: e.target.value })}
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary">
+            Apply filters
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setDraft(kNoFilters);
+              setFilters(kNoFilters);
+              setCursors([undefined]);
+            }}
+          >
+            Clear
+          </button>
+        </div>
+      </form>
+      <ErrorBox message={error} onRetry={() => void load()} />
+      {events === null ? <Loading what="Loading the audit log" /> : null}
+      {events && events.length === 0 && !error ? (
+        <Empty>No events match these filters.</Empty>
+      ) : null}
+      {events && events.length > 0 ? (
+        <div className="table-wrap">
+          <table className="audit">
+            <caption className="visually-hidden">Audit events, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Subject</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((ev) => (
+                <tr key={ev.id}>
+                  <td>
+                    <time dateTime={ev.occurred_at}>
+                      {new Date(ev.occurred_at).toLocaleString()}
+                    </time>
+                  </td>
+                  <td>
+                    <code>{ev.action}</code>
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      className="link mono"
+                      title="Show only this actor"
+                      onClick={() => {
+                        const f = { ...filters, actor: ev.actor_id };
+                        setDraft(f);
+                        setFilters(f);
+                        setCursors([undefined]);
+                      }}
+                    >
+                      {ev.actor_id ? ev.actor_id.slice(0, 8) : 'system'}
+                    </button>
+                  </td>
+                  <td className="mono">{ev.subject_id.slice(0, 8)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <nav className="pager" aria-label="Audit pages">
+        <button
+          type="button"
+          className="secondary"
+          disabled={cursors.length <= 1}
+          onClick={() => setCursors((cs) => cs.slice(0, -1))}
+        >
+          Newer
+        </button>
+        <span>Page {cursors.length}</span>
+        <button
+          type="button"
+          className="secondary"
+          disabled={!next}
+          onClick={() => next && setCursors((cs) => [...cs, next])}
+        >
+          Older
+        </button>
+      </nav>
+    </section>
+  );
+}

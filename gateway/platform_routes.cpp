@@ -134,13 +134,15 @@ void AddPlatformRoutes(http::Router& router, platform::observe::Registry& regist
                                               "text/plain; version=0.0.4; charset=utf-8");
              });
 
-  std::string page(kLandingHead);
-  if (settings.sign_in_link) page += kLandingSignIn;
-  page += kLandingTail;
-  router.Add(http::Method::kGet, "/",
-             [page = std::move(page)](http::Request&) -> asio::awaitable<http::Response> {
-               co_return http::Response::Text(200, page, http::kTextHtml);
-             });
+  if (settings.landing_page) {
+    std::string page(kLandingHead);
+    if (settings.sign_in_link) page += kLandingSignIn;
+    page += kLandingTail;
+    router.Add(http::Method::kGet, "/",
+               [page = std::move(page)](http::Request&) -> asio::awaitable<http::Response> {
+                 co_return http::Response::Text(200, page, http::kTextHtml);
+               });
+  }
 
   if (settings.bench_routes) {
     router.Add(http::Method::kGet, "/bench/plaintext",

@@ -43,6 +43,9 @@ class Health {
 
 struct PlatformRoutesSettings {
   bool bench_routes = false;
+  // GET / answers the landing page. Off when the web app is served (gateway/static registers
+  // "/" as its index.html).
+  bool landing_page = true;
   // The landing page links to the built-in issuer's console (sign up / sign in).
   bool sign_in_link = false;
   // When set and non-empty, /metrics requires "Authorization: Bearer <token>".

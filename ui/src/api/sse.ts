@@ -35,6 +35,7 @@ export class SseParser {
 
   /** Feeds decoded text; complete lines are processed, a partial one is kept. */
   push(chunk: string): void {
+    if (chunk === '') return;
     let text = chunk;
     // A CR at the end of the previous chunk already ended a line; skip its LF.
     if (this.pendingCR && text.startsWith('\n')) text = text.slice(1);

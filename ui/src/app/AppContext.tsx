@@ -21,7 +21,7 @@ export interface AppState {
   reloadOrgs(): Promise<void>;
 }
 
-const AppContext = createContext<AppState | null>(null);
+export const AppContext = createContext<AppState | null>(null);
 
 export function useApp(): AppState {
   const app = useContext(AppContext);

@@ -249,10 +249,10 @@ export function Board() {
                             key={to}
                             type="button"
                             className="move"
+                            aria-label={`Move to ${kStatusLabels[to]}`}
                             disabled={busyId === task.id}
                             onClick={() => void move(task, to, true)}
                           >
-                            <span className="visually-hidden">Move to </span>
                             {kStatusLabels[to]}
                           </button>
                         ))}

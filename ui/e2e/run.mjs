@@ -9,7 +9,7 @@
 //   UI_E2E_PREVIEW=1   development only: serve ui/dist with `vite preview` in front of trellis
 //                      (for a binary that does not serve the web app yet)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -132,6 +132,9 @@ async function main() {
     throw new Error(`no browser at ${kChromium}: apt-get install chromium, or set CHROMIUM`);
   }
   mkdirSync(kArtifacts, { recursive: true });
+  for (const name of readdirSync(kArtifacts)) {
+    if (/^failure-.*\.png$/.test(name)) rmSync(join(kArtifacts, name));
+  }
 
   const trellisPort = await freePort();
   let base = `http://127.0.0.1:${trellisPort}`;

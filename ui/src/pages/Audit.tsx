@@ -1,7 +1,7 @@
 // `/orgs/:org/audit` (admins): the org's audit trail, newest first, filtered by actor, action
 // and time, one page at a time by cursor.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import type { AuditEvent } from '../api/client';
+import { allPages, type AuditEvent, type Member } from '../api/client';
 import { describeError } from '../api/errors';
 import { useApp } from '../app/AppContext';
 import { atLeast, useOrg } from '../app/OrgContext';
@@ -15,6 +15,18 @@ interface Filters {
 }
 const kNoFilters: Filters = { actor: '', action: '', since: '', until: '' };
 const kPageSize = 25;
+
+/** A short, recognisable name for an audit event's subject: its title, name or email. */
+export function subjectLabel(event: AuditEvent): string {
+  const p = event.payload as Record<string, unknown>;
+  for (const key of ['title', 'name', 'email', 'body']) {
+    const value = p[key];
+    if (typeof value === 'string' && value)
+      return value.length > 60 ? `${value.slice(0, 57)}…` : value;
+  }
+  // UUIDv7 ids start with their time: the end tells them apart.
+  return `…${event.subject_id.slice(-8)}`;
+}
 
 /** A datetime-local value ("2026-11-24T10:00") as an RFC 3339 instant, or undefined. */
 export function toInstant(local: string): string | undefined {
@@ -33,6 +45,7 @@ export function Audit() {
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [members, setMembers] = useState<Member[]>([]);
   const isAdmin = atLeast(role, 'admin');
   const cursor = cursors[cursors.length - 1];
 
@@ -59,6 +72,14 @@ export function Audit() {
   useEffect(() => {
     if (isAdmin) void load();
   }, [load, isAdmin]);
+
+  useEffect(() => {
+    allPages((c) => api.listMembers(org.id, { cursor: c, limit: 200 }))
+      .then(setMembers)
+      .catch(() => setMembers([]));
+  }, [api, org.id]);
+  const actorLabel = (id: string) =>
+    id ? (members.find((m) => m.user_id === id)?.email ?? `…${id.slice(-8)}`) : 'system';
 
   function apply(e: FormEvent) {
     e.preventDefault();
@@ -162,7 +183,7 @@ export function Audit() {
                   <td>
                     <button
                       type="button"
-                      className="link mono"
+                      className="link"
                       title="Show only this actor"
                       onClick={() => {
                         const f = { ...filters, actor: ev.actor_id };
@@ -171,10 +192,10 @@ export function Audit() {
                         setCursors([undefined]);
                       }}
                     >
-                      {ev.actor_id ? ev.actor_id.slice(0, 8) : 'system'}
+                      {actorLabel(ev.actor_id)}
                     </button>
                   </td>
-                  <td className="mono">{ev.subject_id.slice(0, 8)}</td>
+                  <td title={ev.subject_id}>{subjectLabel(ev)}</td>
                 </tr>
               ))}
             </tbody>

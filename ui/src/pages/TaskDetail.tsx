@@ -292,13 +292,13 @@ export function TaskDetail() {
             <p className="muted">Viewers can read tasks but not change them.</p>
           )}
         </form>
-        <Comments taskId={task.id} />
+        <Comments taskId={task.id} members={members} />
       </div>
     </section>
   );
 }
 
-function Comments({ taskId }: { taskId: string }) {
+function Comments({ taskId, members }: { taskId: string; members: Member[] }) {
   const { api, me } = useApp();
   const { org, role } = useOrg();
   const announce = useAnnounce();
@@ -390,7 +390,10 @@ function Comments({ taskId }: { taskId: string }) {
           return (
             <li key={c.id} className="comment">
               <p className="comment-meta">
-                {mine ? 'You' : 'A teammate'} · {new Date(c.created_at).toLocaleString()}
+                {mine
+                  ? 'You'
+                  : (members.find((m) => m.user_id === c.author_id)?.email ?? 'A teammate')}{' '}
+                · {new Date(c.created_at).toLocaleString()}
                 {c.updated_at !== c.created_at ? ' · edited' : ''}
               </p>
               {editing?.id === c.id ? (

@@ -147,7 +147,18 @@ async function main() {
     const server = await preview({
       root: kUiDir,
       logLevel: 'warn',
-      preview: { port: previewPort, strictPort: true, host: '127.0.0.1' },
+      preview: {
+        port: previewPort,
+        strictPort: true,
+        host: '127.0.0.1',
+        // The policy the gateway sends with index.html (ADR 0023), so CSP breakage shows here too.
+        headers: {
+          'Content-Security-Policy':
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; " +
+            "base-uri 'self'; form-action 'self'; object-src 'none'",
+        },
+      },
     });
     cleanups.push(() => new Promise((r) => server.httpServer.close(() => r())));
     log(`vite preview at ${base} in front of trellis on ${trellisPort}`);

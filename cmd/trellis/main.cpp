@@ -22,6 +22,8 @@
 #include "cmd/trellis/demo.hpp"
 #include "cmd/trellis/product.hpp"
 #include "gateway/platform_routes.hpp"
+#include "gateway/static/static_files.hpp"
+#include "gateway/static/ui_config.hpp"
 #include "platform/core/clock.hpp"
 #include "platform/core/config.hpp"
 #include "platform/core/ids.hpp"
@@ -114,10 +116,45 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
 
   trellis::gateway::Health health;
   http::Router router;
+  const auto product_settings = trellis::cmd::ProductSettingsFrom(*cfg);
+
+  // The web app (ui/dist, ADR 0023): "/" becomes its index.html when a build is there. Its
+  // sign-in authority is the built-in issuer unless ui.oidc_authority names another.
+  namespace ui = trellis::gateway::static_files;
+  const std::string ui_authority = cfg->String("ui.oidc_authority").empty()
+                                       ? product_settings.issuer_url
+                                       : cfg->String("ui.oidc_authority");
+  std::shared_ptr<const ui::StaticFiles> ui_files;
+  if (cfg->Bool("ui.enabled")) {
+    ui::StaticSettings ui_settings;
+    ui_settings.root = cfg->String("ui.dir");
+    ui_settings.oidc_authority = ui_authority;
+    auto loaded = ui::StaticFiles::Load(ui_settings, registry);
+    if (loaded) {
+      ui_files = *loaded;
+    } else if (loaded.error().code == core::ErrorCode::kNotFound) {
+      LogLine(LogLevel::kWarn, "the web app is not built (make ui); serving the API only")
+          .Str("ui.dir", cfg->String("ui.dir"));
+    } else {
+      LogLine(LogLevel::kError, "cannot serve the web app")
+          .Str("ui.dir", cfg->String("ui.dir"))
+          .Str("error", loaded.error().message)
+          .Str("detail", loaded.error().internal);
+      return kExitConfig;
+    }
+  }
   trellis::gateway::AddPlatformRoutes(router, registry, health,
                                       {.bench_routes = cfg->Bool("http.bench_routes"),
+                                       .landing_page = ui_files == nullptr,
                                        .sign_in_link = cfg->Bool("auth.builtin_issuer"),
                                        .metrics_token = cfg->SecretOf("metrics.token")});
+  if (cfg->Bool("ui.enabled")) {
+    ui::UiConfig ui_config;
+    ui_config.authority = ui_authority;
+    ui_config.client_id = cfg->String("ui.oidc_client_id");
+    ui_config.scope = cfg->String("ui.oidc_scope");
+    ui::AddUiRoutes(router, ui_files, ui_config);
+  }
 
   http::MiddlewareChain chain;
   if (const auto& origins = cfg->List("http.cors.allowed_origins"); !origins.empty()) {
@@ -126,8 +163,7 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
                            .max_age_seconds = static_cast<int>(cfg->Int("http.cors.max_age_s"))}));
   }
 
-  auto product =
-      trellis::cmd::Product::Open(trellis::cmd::ProductSettingsFrom(*cfg), clock, ids, registry);
+  auto product = trellis::cmd::Product::Open(product_settings, clock, ids, registry);
   if (!product) {
     LogLine(LogLevel::kError, "cannot open the product's databases")
         .Str("error", product.error().message)
@@ -161,8 +197,9 @@ int Serve(const std::string& config_flag, const std::vector<std::string>& roles_
   (*product)->Start();
   if (demo) {
     std::cout << "Demo data is ready. Sign in at http://" << cfg->String("http.address") << ":"
-              << server.Port() << "/console as " << trellis::cmd::kDemoEmail << " with password "
-              << trellis::cmd::kDemoPassword << std::endl;
+              << server.Port() << (ui_files ? "/" : "/console") << " as "
+              << trellis::cmd::kDemoEmail << " with password " << trellis::cmd::kDemoPassword
+              << std::endl;
   }
 
   // Signals are handled on their own small loop so a busy event loop never delays them.

@@ -1,6 +1,17 @@
 // The OIDC client: authorization code + PKCE (S256) with oidc-client-ts, tokens kept in
 // sessionStorage, renewed with the refresh token (no iframes: the CSP forbids frames).
-import { UserManager, WebStorageStateStore, type UserManagerSettings } from 'oidc-client-ts';
+//
+// Refresh tokens rotate, and presenting one twice revokes the whole chain (docs/sign-in.md).
+// Several parts of the app may want a fresh token at once (the expiry timer, a 401 in the API
+// client, the event stream), so `signinSilent` runs one exchange at a time: concurrent callers
+// share it.
+import {
+  UserManager,
+  WebStorageStateStore,
+  type SigninSilentArgs,
+  type User,
+  type UserManagerSettings,
+} from 'oidc-client-ts';
 import type { UiConfig } from '../config';
 
 export function userManagerSettings(config: UiConfig, origin: string): UserManagerSettings {
@@ -21,6 +32,17 @@ export function userManagerSettings(config: UiConfig, origin: string): UserManag
   };
 }
 
+export class TrellisUserManager extends UserManager {
+  private renewal: Promise<User | null> | null = null;
+
+  override signinSilent(args?: SigninSilentArgs): Promise<User | null> {
+    this.renewal ??= super.signinSilent(args).finally(() => {
+      this.renewal = null;
+    });
+    return this.renewal;
+  }
+}
+
 export function createUserManager(config: UiConfig, origin = window.location.origin): UserManager {
-  return new UserManager(userManagerSettings(config, origin));
+  return new TrellisUserManager(userManagerSettings(config, origin));
 }

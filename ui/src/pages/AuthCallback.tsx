@@ -9,7 +9,7 @@ import { ErrorBox, Loading } from '../components/Feedback';
 // React may run effects twice in development; the code must be exchanged once per URL.
 const exchanges = new Map<string, Promise<User>>();
 
-function safeReturnTo(state: unknown): string {
+export function safeReturnTo(state: unknown): string {
   const returnTo = (state as SignInState | undefined)?.returnTo;
   // Only same-app paths ("/x", not "//host" or a URL).
   return typeof returnTo === 'string' && /^\/(?!\/)/.test(returnTo) ? returnTo : '/';

@@ -217,6 +217,17 @@ export async function flow({ base, launch, watch, shot, log, password }) {
       await pageA.setViewportSize({ width: 1280, height: 860 });
     });
 
+    await run('A archives the project (read-only board), then unarchives it', async () => {
+      await pageA.goto(boardUrl);
+      await pageA.getByText('Live', { exact: true }).waitFor();
+      await pageA.getByRole('button', { name: 'Archive project' }).click();
+      await pageA.getByText('archived (read-only)').waitFor();
+      if ((await pageA.getByLabel('New task').count()) !== 0) throw new Error('still editable');
+      if ((await pageA.locator('button.move').count()) !== 0) throw new Error('moves offered');
+      await pageA.getByRole('button', { name: 'Unarchive project' }).click();
+      await pageA.getByLabel('New task').waitFor();
+    });
+
     await run('A signs out; a guarded route then leads to the sign-in page', async () => {
       await pageA.goto(boardUrl);
       await pageA.getByRole('button', { name: 'Sign out' }).click();

@@ -159,6 +159,17 @@ export function createApi(http: AxiosInstance, apiBase = '/api/v1') {
       resource('/api/v1/orgs/{org}/projects', 'post', { path: { org }, body, headers: idem() }),
     getProject: (org: string, project: string) =>
       resource('/api/v1/orgs/{org}/projects/{project}', 'get', { path: { org, project } }),
+    updateProject: (
+      org: string,
+      project: string,
+      body: Body<'/api/v1/orgs/{org}/projects/{project}', 'patch'>,
+      etag: string,
+    ) =>
+      resource('/api/v1/orgs/{org}/projects/{project}', 'patch', {
+        path: { org, project },
+        body,
+        headers: ifMatch(etag),
+      }),
     listTasks: async (
       org: string,
       project: string,

@@ -25,7 +25,7 @@ import {
 } from '../board/transitions';
 import { priorityLabel } from '../board/labels';
 import { Empty, ErrorBox, FieldMessage, Loading } from '../components/Feedback';
-import { useLiveEvents } from '../live/LiveEvents';
+import { useLiveEvents, useLiveState } from '../live/LiveEvents';
 
 /** Newer versions win; an older copy (a late event) never replaces a newer one. */
 export function upsertTask(tasks: Task[], task: Task): Task[] {
@@ -43,6 +43,8 @@ export function Board() {
   const { org, role } = useOrg();
   const announce = useAnnounce();
   const [project, setProject] = useState<Project | null>(null);
+  const [projectEtag, setProjectEtag] = useState('');
+  const live = useLiveState();
   const [tasks, setTasks] = useState<Task[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [moveError, setMoveError] = useState<string | null>(null);
@@ -60,6 +62,7 @@ export function Board() {
         allPages((cursor) => api.listTasks(org.id, projectId, { cursor, limit: 200 })),
       ]);
       setProject(data);
+      setProjectEtag(etagOfVersion(data));
       setTasks(items);
       setError(null);
     } catch (e) {
@@ -92,7 +95,9 @@ export function Board() {
         setTasks((ts) => ts && upsertTask(ts, task));
       }
     } else if (event.type.startsWith('work.project.') && event.subject_id === projectId) {
-      setProject(event.payload as unknown as Project);
+      const fresh = event.payload as unknown as Project;
+      setProject(fresh);
+      setProjectEtag(etagOfVersion(fresh));
     }
   });
 
@@ -126,6 +131,25 @@ export function Board() {
     }
   }
 
+  async function toggleArchived() {
+    if (!project) return;
+    setMoveError(null);
+    try {
+      const { data, etag } = await api.updateProject(
+        org.id,
+        project.id,
+        { archived: !project.archived },
+        projectEtag,
+      );
+      setProject(data);
+      setProjectEtag(etag);
+      announce(data.archived ? 'Project archived; it is read-only now.' : 'Project unarchived.');
+    } catch (e) {
+      setMoveError(describeError(e, { thing: 'project' }));
+      if (toApiError(e).status === 412) void load();
+    }
+  }
+
   function onCardKey(e: KeyboardEvent<HTMLLIElement>, task: Task) {
     if (e.target !== e.currentTarget || !canEdit) return;
     if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
@@ -148,10 +172,22 @@ export function Board() {
         <Link to={`/orgs/${org.id}/projects`}>Projects</Link> <span aria-hidden="true">/</span>{' '}
         <span>{project.name}</span>
       </nav>
-      <h1>
-        {project.name}
-        {project.archived ? <span className="badge">archived (read-only)</span> : null}
-      </h1>
+      <div className="page-head">
+        <h1>
+          {project.name}
+          {project.archived ? <span className="badge">archived (read-only)</span> : null}
+        </h1>
+        <div className="actions">
+          <span className={`live live-${live}`} title="Changes by others appear without reloading">
+            {live === 'open' ? 'Live' : live === 'connecting' ? 'Reconnecting…' : 'Offline'}
+          </span>
+          {atLeast(role, 'admin') ? (
+            <button type="button" className="secondary" onClick={() => void toggleArchived()}>
+              {project.archived ? 'Unarchive project' : 'Archive project'}
+            </button>
+          ) : null}
+        </div>
+      </div>
       {project.description ? <p className="muted">{project.description}</p> : null}
       {canEdit ? (
         <NewTask

@@ -27,6 +27,26 @@ const kPassword = 'correct horse battery';
 
 const cleanups = [];
 let finished = false;
+// Server process groups still running; killed on any exit, even one without cleanup (a closed
+// output pipe, an uncaught error).
+const servers = new Set();
+const tempDirs = new Set();
+process.on('exit', () => {
+  for (const pid of servers) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
 
 function log(message) {
   process.stdout.write(`e2e: ${message}\n`);
@@ -90,7 +110,7 @@ function tail(path, lines = 30) {
 }
 
 async function startTrellis(issuerUrl, port) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'trellis-ui-e2e-'));
+  const dataDir = tempDir('trellis-ui-e2e-');
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const logPath = join(dataDir, 'trellis.log');
   const { openSync } = await import('node:fs');
@@ -111,6 +131,8 @@ async function startTrellis(issuerUrl, port) {
     detached: true,
     stdio: ['ignore', out, out],
   });
+  servers.add(child.pid);
+  child.on('exit', () => servers.delete(child.pid));
   cleanups.push(async () => {
     if (child.exitCode !== null) return;
     process.kill(-child.pid, 'SIGTERM');
@@ -175,7 +197,7 @@ async function main() {
   }
 
   const launch = async () => {
-    const profile = mkdtempSync(join(tmpdir(), 'trellis-ui-chromium-'));
+    const profile = tempDir('trellis-ui-chromium-');
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: kChromium,
       headless: true,
@@ -219,6 +241,7 @@ async function main() {
 
 process.on('SIGINT', () => void fail('interrupted'));
 process.on('SIGTERM', () => void fail('terminated'));
+process.on('SIGHUP', () => void fail('hung up'));
 const timer = setTimeout(
   () => void fail(`the run took over ${kRunTimeoutMs / 1000} s`),
   kRunTimeoutMs,

@@ -3,6 +3,7 @@ import { MemoryRouter, Route, Routes } from 'react-router';
 import { describe, expect, it, vi } from 'vitest';
 import type { Api, Project, Task } from '../api/client';
 import { ApiError, kTaskConflictMessage } from '../api/errors';
+import { LiveEventsProvider } from '../live/LiveEvents';
 import { Providers } from '../test/contexts';
 import { Board, upsertTask } from './Board';
 
@@ -145,5 +146,54 @@ describe('Board', () => {
     expect(upsertTask([newer], older)).toEqual([newer]);
     expect(upsertTask([older], newer)).toEqual([newer]);
     expect(upsertTask([], older)).toEqual([older]);
+  });
+
+  it('patches the board from the live stream: a task created by someone else appears', async () => {
+    const created = makeTask({ id: 't9', title: 'From a teammate', version: 1 });
+    const event = {
+      id: 'e1',
+      type: 'work.task.created',
+      org_id: 'org-1',
+      actor_id: 'u2',
+      subject_id: 't9',
+      occurred_at: created.created_at,
+      payload: created,
+    };
+    let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+    const fetchMock = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) => {
+      expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer tok');
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            controller = c;
+          },
+        }),
+        { status: 200, headers: { 'content-type': 'text/event-stream' } },
+      );
+    });
+    vi.stubGlobal('fetch', fetchMock);
+    render(
+      <MemoryRouter initialEntries={['/orgs/org-1/projects/p1']}>
+        <Providers
+          api={{
+            getProject: async () => ({ data: project, etag: '"1"' }),
+            listTasks: async () => ({ items: [], next_cursor: null }),
+          }}
+        >
+          <LiveEventsProvider url="/api/v1/orgs/org-1/events">
+            <Routes>
+              <Route path="/orgs/:org/projects/:project" element={<Board />} />
+            </Routes>
+          </LiveEventsProvider>
+        </Providers>
+      </MemoryRouter>,
+    );
+    await screen.findByText('No tasks yet — create the first one.');
+    await waitFor(() => expect(controller).not.toBeNull());
+    const frame = `id: 5\nevent: work.task.created\ndata: ${JSON.stringify(event)}\n\n`;
+    act(() => controller!.enqueue(new TextEncoder().encode(frame)));
+    await within(column('todo')).findByRole('link', { name: 'From a teammate' });
+    expect(fetchMock).toHaveBeenCalledWith('/api/v1/orgs/org-1/events', expect.anything());
+    vi.unstubAllGlobals();
   });
 });

@@ -254,9 +254,8 @@ asio::awaitable<http::Response> LiveHub::Handle(http::Request& req) {
     const std::int64_t after = **resume;
     asio::co_spawn(executor, Replay(std::move(sub), after, until), asio::detached);
   }
-  co_return http::Response::EventStream(std::move(channel))
-      .With("Cache-Control", "no-store")
-      .With("X-Accel-Buffering", "no");
+  // The wire adds Cache-Control: no-store and X-Accel-Buffering: no to every event stream.
+  co_return http::Response::EventStream(std::move(channel));
 }
 
 void LiveHub::AddRoutes(http::Router& router) {

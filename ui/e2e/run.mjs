@@ -115,14 +115,18 @@ async function startTrellis(issuerUrl, port) {
   const logPath = join(dataDir, 'trellis.log');
   const { openSync } = await import('node:fs');
   const out = openSync(logPath, 'a');
-  const env = {
-    ...process.env,
+  // A hermetic server: none of the caller's TRELLIS_* variables (trellis refuses unknown ones,
+  // such as TRELLIS_BIN), only these.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('TRELLIS_')),
+  );
+  Object.assign(env, {
     TRELLIS_HTTP_PORT: String(port),
     TRELLIS_DATA_DIR: join(dataDir, 'data'),
     TRELLIS_UI_DIR: kDist,
     TRELLIS_RATE_LIMIT_ANONYMOUS: '6000/m',
     TRELLIS_LOG_LEVEL: process.env.TRELLIS_LOG_LEVEL ?? 'warn',
-  };
+  });
   if (issuerUrl) env.TRELLIS_AUTH_ISSUER_URL = issuerUrl;
   mkdirSync(env.TRELLIS_DATA_DIR, { recursive: true });
   const child = spawn(kBin, ['serve'], {

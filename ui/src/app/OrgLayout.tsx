@@ -46,11 +46,14 @@ export function OrgLayout() {
 function RoleFollower({ reload }: { reload: () => Promise<void> }) {
   const { reloadOrgs } = useApp();
   useLiveEvents((m) => {
-    if (m.kind === 'reset' || m.event.type.startsWith('identity.org.')) {
+    // The org's name and the caller's role (in the header and the switcher too).
+    if (
+      m.kind === 'reset' ||
+      m.event.type.startsWith('identity.org.') ||
+      m.event.type.startsWith('identity.member.')
+    ) {
       void reload();
       void reloadOrgs();
-    } else if (m.event.type.startsWith('identity.member.')) {
-      void reload();
     }
   });
   return null;

@@ -1,6 +1,15 @@
 // The org's live event stream, opened once per org page and shared: screens subscribe to the
 // domain events they show (`useLiveEvents(handler)`), and refetch or patch their state.
-import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import type { LiveEvent } from '../api/client';
 import { connectEventStream, type StreamState } from '../api/sse';
 import { useAuth } from '../auth/AuthContext';
@@ -45,15 +54,14 @@ export function LiveEventsProvider({ url, children }: { url: string; children: R
     return () => stream.close();
   }, [url]);
 
-  const value = useRef<LiveState>({
-    subscribe(handler) {
-      handlers.current.add(handler);
-      return () => handlers.current.delete(handler);
-    },
-    state,
-  });
-  value.current = { ...value.current, state };
-  return <LiveContext.Provider value={value.current}>{children}</LiveContext.Provider>;
+  const subscribe = useCallback((handler: Handler) => {
+    handlers.current.add(handler);
+    return () => {
+      handlers.current.delete(handler);
+    };
+  }, []);
+  const value = useMemo<LiveState>(() => ({ subscribe, state }), [subscribe, state]);
+  return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
 
 /** Calls `handler` (the latest one) for every live message of the current org. */

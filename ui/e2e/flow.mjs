@@ -154,6 +154,30 @@ export async function flow({ base, launch, watch, shot, log, password }) {
     });
     await shot(pageA, 'audit');
 
+    await run('an expired access token is refreshed once and the call retried (401)', async () => {
+      const swap = await pageA.evaluate(() => {
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'));
+        const user = JSON.parse(sessionStorage.getItem(key));
+        const before = user.access_token;
+        user.access_token = 'not-a-valid-token';
+        sessionStorage.setItem(key, JSON.stringify(user));
+        return { key, before };
+      });
+      const refreshed = pageA.waitForResponse(
+        (r) => r.url().endsWith('/oidc/token') && r.request().method() === 'POST',
+      );
+      await pageA.getByRole('link', { name: 'Members' }).click();
+      if ((await refreshed).status() !== 200) throw new Error('the refresh failed');
+      await pageA.getByRole('row', { name: /bob@example.com/ }).waitFor();
+      const after = await pageA.evaluate(
+        (key) => JSON.parse(sessionStorage.getItem(key)).access_token,
+        swap.key,
+      );
+      if (after === 'not-a-valid-token' || after === swap.before) {
+        throw new Error('the stored access token was not renewed');
+      }
+    });
+
     // --------------------------------------------------- B joins and watches ----
     const b = await launch();
     watch('B', b.page);

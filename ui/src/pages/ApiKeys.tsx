@@ -6,7 +6,8 @@ import { describeError, toApiError } from '../api/errors';
 import { useAnnounce } from '../app/Announcer';
 import { useApp } from '../app/AppContext';
 import { atLeast, grantableRoles, useOrg } from '../app/OrgContext';
-import { Empty, ErrorBox, FieldMessage, Loading } from '../components/Feedback';
+import { Empty, ErrorBox, Loading } from '../components/Feedback';
+import { SelectField, TextField } from '../components/Field';
 
 export function ApiKeys() {
   const { api } = useApp();
@@ -160,34 +161,24 @@ export function ApiKeys() {
       <form className="panel stack" onSubmit={(e) => void create(e)}>
         <h2>New API key</h2>
         <div className="field-row">
-          <div className="field grow">
-            <label htmlFor="key-name">Name</label>
-            <input
-              id="key-name"
-              required
-              maxLength={100}
-              placeholder="e.g. CI deploys"
-              value={name}
-              aria-invalid={Boolean(nameError)}
-              aria-describedby="key-name-error"
-              onChange={(e) => setName(e.target.value)}
-            />
-            <FieldMessage id="key-name-error" message={nameError} />
-          </div>
-          <div className="field">
-            <label htmlFor="key-role">Role</label>
-            <select
-              id="key-role"
-              value={keyRole}
-              onChange={(e) => setKeyRole(e.target.value as Role)}
-            >
-              {grantableRoles(role).map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </div>
+          <TextField
+            id="key-name"
+            label="Name"
+            grow
+            required
+            maxLength={100}
+            placeholder="e.g. CI deploys"
+            value={name}
+            error={nameError}
+            onChange={setName}
+          />
+          <SelectField
+            id="key-role"
+            label="Role"
+            value={keyRole}
+            options={grantableRoles(role)}
+            onChange={setKeyRole}
+          />
         </div>
         <ErrorBox message={createError} />
         <div>

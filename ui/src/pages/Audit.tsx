@@ -6,6 +6,7 @@ import { describeError } from '../api/errors';
 import { useApp } from '../app/AppContext';
 import { atLeast, useOrg } from '../app/OrgContext';
 import { Empty, ErrorBox, Loading } from '../components/Feedback';
+import { TextField } from '../components/Field';
 
 interface Filters {
   actor: string;
@@ -100,41 +101,33 @@ export function Audit() {
     <section>
       <h1>Audit log</h1>
       <form className="panel filters" onSubmit={apply} aria-label="Filter the audit log">
-        <div className="field">
-          <label htmlFor="audit-action">Action</label>
-          <input
-            id="audit-action"
-            placeholder="e.g. work.task.updated"
-            value={draft.action}
-            onChange={(e) => setDraft({ ...draft, action: e.target.value })}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="audit-actor">Actor id</label>
-          <input
-            id="audit-actor"
-            value={draft.actor}
-            onChange={(e) => setDraft({ ...draft, actor: e.target.value })}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="audit-since">From</label>
-          <input
-            id="audit-since"
-            type="datetime-local"
-            value={draft.since}
-            onChange={(e) => setDraft({ ...draft, since: e.target.value })}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="audit-until">Until</label>
-          <input
-            id="audit-until"
-            type="datetime-local"
-            value={draft.until}
-            onChange={(e) => setDraft({ ...draft, until: e.target.value })}
-          />
-        </div>
+        <TextField
+          id="audit-action"
+          label="Action"
+          placeholder="e.g. work.task.updated"
+          value={draft.action}
+          onChange={(action) => setDraft({ ...draft, action })}
+        />
+        <TextField
+          id="audit-actor"
+          label="Actor id"
+          value={draft.actor}
+          onChange={(actor) => setDraft({ ...draft, actor })}
+        />
+        <TextField
+          id="audit-since"
+          label="From"
+          type="datetime-local"
+          value={draft.since}
+          onChange={(since) => setDraft({ ...draft, since })}
+        />
+        <TextField
+          id="audit-until"
+          label="Until"
+          type="datetime-local"
+          value={draft.until}
+          onChange={(until) => setDraft({ ...draft, until })}
+        />
         <div className="actions">
           <button type="submit" className="primary">
             Apply filters

@@ -23,8 +23,9 @@ import {
   kStatuses,
   neighbourMove,
 } from '../board/transitions';
-import { priorityLabel } from '../board/labels';
-import { Empty, ErrorBox, FieldMessage, Loading } from '../components/Feedback';
+import { kPriorities, priorityLabel } from '../board/labels';
+import { Empty, ErrorBox, Loading } from '../components/Feedback';
+import { SelectField, TextField } from '../components/Field';
 import { useLiveEvents, useLiveState } from '../live/LiveEvents';
 
 /** Newer versions win; an older copy (a late event) never replaces a newer one. */
@@ -336,34 +337,26 @@ function NewTask({ projectId, onCreated }: { projectId: string; onCreated: (task
 
   return (
     <form className="new-task" onSubmit={(e) => void submit(e)}>
-      <div className="field grow">
-        <label htmlFor="new-task-title">New task</label>
-        <input
-          id="new-task-title"
-          required
-          maxLength={200}
-          placeholder="What needs doing?"
-          value={title}
-          aria-invalid={Boolean(titleError)}
-          aria-describedby="new-task-error"
-          onChange={(e) => setTitle(e.target.value)}
-        />
-        <FieldMessage id="new-task-error" message={titleError} />
-      </div>
-      <div className="field">
-        <label htmlFor="new-task-priority">Priority</label>
-        <select
-          id="new-task-priority"
-          value={priority}
-          onChange={(e) => setPriority(Number(e.target.value))}
-        >
-          {[0, 1, 2, 3, 4].map((p) => (
-            <option key={p} value={p}>
-              {priorityLabel(p)}
-            </option>
-          ))}
-        </select>
-      </div>
+      <TextField
+        id="new-task-title"
+        label="New task"
+        grow
+        required
+        maxLength={200}
+        placeholder="What needs doing?"
+        value={title}
+        error={titleError}
+        errorId="new-task-error"
+        onChange={setTitle}
+      />
+      <SelectField
+        id="new-task-priority"
+        label="Priority"
+        value={priority}
+        options={kPriorities}
+        optionLabel={priorityLabel}
+        onChange={setPriority}
+      />
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Adding…' : 'Add task'}
       </button>

@@ -8,7 +8,8 @@ import { describeError, toApiError } from '../api/errors';
 import { useAnnounce } from '../app/Announcer';
 import { useApp } from '../app/AppContext';
 import { atLeast, grantableRoles, useOrg } from '../app/OrgContext';
-import { ErrorBox, FieldMessage, Loading } from '../components/Feedback';
+import { ErrorBox, Loading } from '../components/Feedback';
+import { Select, SelectField, TextField } from '../components/Field';
 import { useLiveEvents } from '../live/LiveEvents';
 
 const kRoleHelp: Record<Role, string> = {
@@ -17,6 +18,14 @@ const kRoleHelp: Record<Role, string> = {
   member: 'Member — projects, tasks, comments',
   viewer: 'Viewer — reads only',
 };
+
+/** Why changing or removing a member failed; a 409 is the last owner's rule. */
+function memberActionError(err: unknown): string {
+  const apiError = toApiError(err);
+  return apiError.status === 409
+    ? 'The organization must keep at least one owner. Make someone else an owner first.'
+    : describeError(apiError, { thing: 'member' });
+}
 
 export function Members() {
   const { api, me, reloadOrgs } = useApp();
@@ -86,12 +95,7 @@ export function Members() {
       setMembers((ms) => ms && ms.map((m) => (m.id === data.id ? data : m)));
       announce(`${member.email || 'The member'} is now ${next}.`);
     } catch (err) {
-      const apiError = toApiError(err);
-      setActionError(
-        apiError.status === 409
-          ? 'The organization must keep at least one owner. Make someone else an owner first.'
-          : describeError(apiError, { thing: 'member' }),
-      );
+      setActionError(memberActionError(err));
       void load();
     }
   }
@@ -115,12 +119,7 @@ export function Members() {
       setMembers((ms) => ms && ms.filter((m) => m.id !== member.id));
       announce(`${member.email || 'The member'} was removed.`);
     } catch (err) {
-      const apiError = toApiError(err);
-      setActionError(
-        apiError.status === 409
-          ? 'The organization must keep at least one owner. Make someone else an owner first.'
-          : describeError(apiError, { thing: 'member' }),
-      );
+      setActionError(memberActionError(err));
     }
   }
 
@@ -163,16 +162,11 @@ export function Members() {
                       {mayManage(m) ? (
                         <label>
                           <span className="visually-hidden">Role of {m.email}</span>
-                          <select
+                          <Select
                             value={m.role}
-                            onChange={(e) => void changeRole(m, e.target.value as Role)}
-                          >
-                            {[...new Set<Role>([m.role, ...grantable])].map((r) => (
-                              <option key={r} value={r}>
-                                {r}
-                              </option>
-                            ))}
-                          </select>
+                            options={[...new Set<Role>([m.role, ...grantable])]}
+                            onChange={(r) => void changeRole(m, r)}
+                          />
                         </label>
                       ) : (
                         m.role
@@ -214,33 +208,24 @@ export function Members() {
             account).
           </p>
           <div className="field-row">
-            <div className="field grow">
-              <label htmlFor="invite-email">Email</label>
-              <input
-                id="invite-email"
-                type="email"
-                required
-                value={email}
-                aria-invalid={Boolean(emailError)}
-                aria-describedby="invite-email-error"
-                onChange={(e) => setEmail(e.target.value)}
-              />
-              <FieldMessage id="invite-email-error" message={emailError} />
-            </div>
-            <div className="field">
-              <label htmlFor="invite-role">Role</label>
-              <select
-                id="invite-role"
-                value={inviteRole}
-                onChange={(e) => setInviteRole(e.target.value as Role)}
-              >
-                {grantable.map((r) => (
-                  <option key={r} value={r}>
-                    {kRoleHelp[r]}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <TextField
+              id="invite-email"
+              label="Email"
+              grow
+              type="email"
+              required
+              value={email}
+              error={emailError}
+              onChange={setEmail}
+            />
+            <SelectField
+              id="invite-role"
+              label="Role"
+              value={inviteRole}
+              options={grantable}
+              optionLabel={(r) => kRoleHelp[r]}
+              onChange={setInviteRole}
+            />
           </div>
           <ErrorBox message={inviteError} />
           <div>

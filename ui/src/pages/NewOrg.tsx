@@ -3,7 +3,8 @@ import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { toApiError, describeError } from '../api/errors';
 import { useApp } from '../app/AppContext';
-import { ErrorBox, FieldMessage } from '../components/Feedback';
+import { ErrorBox } from '../components/Feedback';
+import { TextField } from '../components/Field';
 
 function slugify(name: string): string {
   return name
@@ -47,43 +48,33 @@ export function NewOrg() {
       <h1>New organization</h1>
       <p className="muted">You will be its owner, and can invite people next.</p>
       <form onSubmit={(e) => void submit(e)} className="stack">
-        <div className="field">
-          <label htmlFor="org-name">Name</label>
-          <input
-            id="org-name"
-            required
-            maxLength={100}
-            value={name}
-            aria-invalid={Boolean(fields.name)}
-            aria-describedby="org-name-error"
-            onChange={(e) => {
-              setName(e.target.value);
-              if (!slugEdited) setSlug(slugify(e.target.value));
-            }}
-          />
-          <FieldMessage id="org-name-error" message={fields.name} />
-        </div>
-        <div className="field">
-          <label htmlFor="org-slug">Short name (in addresses)</label>
-          <input
-            id="org-slug"
-            required
-            minLength={3}
-            maxLength={40}
-            pattern="[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
-            value={slug}
-            aria-invalid={Boolean(fields.slug)}
-            aria-describedby="org-slug-hint org-slug-error"
-            onChange={(e) => {
-              setSlug(e.target.value);
-              setSlugEdited(true);
-            }}
-          />
-          <p className="hint" id="org-slug-hint">
-            3 to 40 lower-case letters, digits and dashes.
-          </p>
-          <FieldMessage id="org-slug-error" message={fields.slug} />
-        </div>
+        <TextField
+          id="org-name"
+          label="Name"
+          required
+          maxLength={100}
+          value={name}
+          error={fields.name}
+          onChange={(value) => {
+            setName(value);
+            if (!slugEdited) setSlug(slugify(value));
+          }}
+        />
+        <TextField
+          id="org-slug"
+          label="Short name (in addresses)"
+          required
+          minLength={3}
+          maxLength={40}
+          pattern="[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
+          value={slug}
+          hint="3 to 40 lower-case letters, digits and dashes."
+          error={fields.slug}
+          onChange={(value) => {
+            setSlug(value);
+            setSlugEdited(true);
+          }}
+        />
         <ErrorBox message={error} />
         <div>
           <button type="submit" className="primary" disabled={busy}>

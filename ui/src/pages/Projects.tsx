@@ -5,7 +5,8 @@ import { allPages, type Project } from '../api/client';
 import { describeError, toApiError } from '../api/errors';
 import { useApp } from '../app/AppContext';
 import { atLeast, useOrg } from '../app/OrgContext';
-import { Empty, ErrorBox, FieldMessage, Loading } from '../components/Feedback';
+import { Empty, ErrorBox, Loading } from '../components/Feedback';
+import { TextAreaField, TextField } from '../components/Field';
 import { useLiveEvents } from '../live/LiveEvents';
 
 export function Projects() {
@@ -85,29 +86,23 @@ export function Projects() {
       {canCreate ? (
         <form className="panel stack" onSubmit={(e) => void create(e)}>
           <h2>New project</h2>
-          <div className="field">
-            <label htmlFor="project-name">Project name</label>
-            <input
-              id="project-name"
-              required
-              maxLength={200}
-              value={name}
-              aria-invalid={Boolean(nameError)}
-              aria-describedby="project-name-error"
-              onChange={(e) => setName(e.target.value)}
-            />
-            <FieldMessage id="project-name-error" message={nameError} />
-          </div>
-          <div className="field">
-            <label htmlFor="project-description">Description (optional)</label>
-            <textarea
-              id="project-description"
-              rows={2}
-              maxLength={10000}
-              value={description}
-              onChange={(e) => setDescription(e.target.value)}
-            />
-          </div>
+          <TextField
+            id="project-name"
+            label="Project name"
+            required
+            maxLength={200}
+            value={name}
+            error={nameError}
+            onChange={setName}
+          />
+          <TextAreaField
+            id="project-description"
+            label="Description (optional)"
+            rows={2}
+            maxLength={10000}
+            value={description}
+            onChange={setDescription}
+          />
           <ErrorBox message={formError} />
           <div>
             <button type="submit" className="primary" disabled={busy}>

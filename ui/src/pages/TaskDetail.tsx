@@ -15,9 +15,10 @@ import { describeError, toApiError } from '../api/errors';
 import { useAnnounce } from '../app/Announcer';
 import { useApp } from '../app/AppContext';
 import { atLeast, useOrg } from '../app/OrgContext';
-import { priorityLabel } from '../board/labels';
+import { kPriorities, priorityLabel } from '../board/labels';
 import { allowedMoves, kStatusLabels } from '../board/transitions';
-import { Empty, ErrorBox, FieldMessage, Loading, Notice } from '../components/Feedback';
+import { Empty, ErrorBox, Loading, Notice } from '../components/Feedback';
+import { SelectField, TextAreaField, TextField } from '../components/Field';
 import { useLiveEvents } from '../live/LiveEvents';
 
 interface Draft {
@@ -179,100 +180,70 @@ export function TaskDetail() {
         <form className="panel stack" onSubmit={(e) => void save(e)} aria-label="Task details">
           <fieldset disabled={!canEdit || busy}>
             <legend className="visually-hidden">Task details</legend>
-            <div className="field">
-              <label htmlFor="task-title">Title</label>
-              <input
-                id="task-title"
-                required
-                maxLength={200}
-                value={draft.title}
-                aria-invalid={Boolean(fieldErrors.title)}
-                aria-describedby="task-title-error"
-                onChange={(e) => set('title', e.target.value)}
+            <TextField
+              id="task-title"
+              label="Title"
+              required
+              maxLength={200}
+              value={draft.title}
+              error={fieldErrors.title}
+              onChange={(value) => set('title', value)}
+            />
+            <TextAreaField
+              id="task-description"
+              label="Description"
+              rows={5}
+              maxLength={20000}
+              value={draft.description}
+              error={fieldErrors.description}
+              onChange={(value) => set('description', value)}
+            />
+            <div className="field-row">
+              <SelectField
+                id="task-status"
+                label="Status"
+                value={draft.status}
+                options={[task.status, ...allowedMoves(task.status)]}
+                optionLabel={(s) => kStatusLabels[s]}
+                onChange={(value) => set('status', value)}
               />
-              <FieldMessage id="task-title-error" message={fieldErrors.title} />
-            </div>
-            <div className="field">
-              <label htmlFor="task-description">Description</label>
-              <textarea
-                id="task-description"
-                rows={5}
-                maxLength={20000}
-                value={draft.description}
-                aria-describedby="task-description-error"
-                onChange={(e) => set('description', e.target.value)}
+              <SelectField
+                id="task-priority"
+                label="Priority"
+                value={draft.priority}
+                options={kPriorities}
+                optionLabel={priorityLabel}
+                onChange={(value) => set('priority', value)}
               />
-              <FieldMessage id="task-description-error" message={fieldErrors.description} />
+              <TextField
+                id="task-due"
+                label="Due date"
+                type="date"
+                value={draft.due_date}
+                error={fieldErrors.due_date}
+                onChange={(value) => set('due_date', value)}
+              />
             </div>
             <div className="field-row">
-              <div className="field">
-                <label htmlFor="task-status">Status</label>
-                <select
-                  id="task-status"
-                  value={draft.status}
-                  onChange={(e) => set('status', e.target.value as TaskStatus)}
-                >
-                  {[task.status, ...allowedMoves(task.status)].map((s) => (
-                    <option key={s} value={s}>
-                      {kStatusLabels[s]}
-                    </option>
-                  ))}
-                </select>
-              </div>
-              <div className="field">
-                <label htmlFor="task-priority">Priority</label>
-                <select
-                  id="task-priority"
-                  value={draft.priority}
-                  onChange={(e) => set('priority', Number(e.target.value))}
-                >
-                  {[0, 1, 2, 3, 4].map((p) => (
-                    <option key={p} value={p}>
-                      {priorityLabel(p)}
-                    </option>
-                  ))}
-                </select>
-              </div>
-              <div className="field">
-                <label htmlFor="task-due">Due date</label>
-                <input
-                  id="task-due"
-                  type="date"
-                  value={draft.due_date}
-                  aria-describedby="task-due-error"
-                  onChange={(e) => set('due_date', e.target.value)}
-                />
-                <FieldMessage id="task-due-error" message={fieldErrors.due_date} />
-              </div>
-            </div>
-            <div className="field-row">
-              <div className="field">
-                <label htmlFor="task-assignee">Assignee</label>
-                <select
-                  id="task-assignee"
-                  value={draft.assignee_id}
-                  aria-describedby="task-assignee-error"
-                  onChange={(e) => set('assignee_id', e.target.value)}
-                >
-                  <option value="">Nobody</option>
-                  {members.map((m) => (
-                    <option key={m.id} value={m.user_id ?? ''}>
-                      {m.email || m.user_id}
-                    </option>
-                  ))}
-                </select>
-                <FieldMessage id="task-assignee-error" message={fieldErrors.assignee_id} />
-              </div>
-              <div className="field grow">
-                <label htmlFor="task-labels">Labels (comma-separated)</label>
-                <input
-                  id="task-labels"
-                  value={draft.labels}
-                  aria-describedby="task-labels-error"
-                  onChange={(e) => set('labels', e.target.value)}
-                />
-                <FieldMessage id="task-labels-error" message={fieldErrors.labels} />
-              </div>
+              <SelectField
+                id="task-assignee"
+                label="Assignee"
+                value={draft.assignee_id}
+                options={['', ...members.map((m) => m.user_id ?? '')]}
+                optionLabel={(id) =>
+                  id ? members.find((m) => m.user_id === id)?.email || id : 'Nobody'
+                }
+                error={fieldErrors.assignee_id}
+                onChange={(value) => set('assignee_id', value)}
+              />
+              <TextField
+                id="task-labels"
+                label="Labels (comma-separated)"
+                grow
+                value={draft.labels}
+                error={fieldErrors.labels}
+                onChange={(value) => set('labels', value)}
+              />
             </div>
           </fieldset>
           <ErrorBox message={saveError} />

@@ -6,6 +6,7 @@ import { describeError, toApiError } from '../api/errors';
 import { useAnnounce } from '../app/Announcer';
 import { useApp } from '../app/AppContext';
 import { atLeast, grantableRoles, useOrg } from '../app/OrgContext';
+import { DataTable } from '../components/DataTable';
 import { Empty, ErrorBox, Loading } from '../components/Feedback';
 import { SelectField, TextField } from '../components/Field';
 
@@ -122,41 +123,30 @@ export function ApiKeys() {
       {keys === null && !error ? <Loading what="Loading API keys" /> : null}
       {keys && keys.length === 0 ? <Empty>No API keys yet.</Empty> : null}
       {keys && keys.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">API keys of {org.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Role</th>
-                <th scope="col">Created</th>
-                <th scope="col">Status</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr key={k.id}>
-                  <td>{k.name}</td>
-                  <td>
-                    <code>{k.prefix}…</code>
-                  </td>
-                  <td>{k.role}</td>
-                  <td>{new Date(k.created_at).toLocaleDateString()}</td>
-                  <td>
-                    {k.revoked_at ? (
-                      `revoked ${new Date(k.revoked_at).toLocaleDateString()}`
-                    ) : (
-                      <button type="button" className="link danger" onClick={() => void revoke(k)}>
-                        Revoke<span className="visually-hidden"> {k.name}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption={`API keys of ${org.name}`}
+          columns={['Name', 'Key', 'Role', 'Created', 'Status']}
+        >
+          {keys.map((k) => (
+            <tr key={k.id}>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td>{k.role}</td>
+              <td>{new Date(k.created_at).toLocaleDateString()}</td>
+              <td>
+                {k.revoked_at ? (
+                  `revoked ${new Date(k.revoked_at).toLocaleDateString()}`
+                ) : (
+                  <button type="button" className="link danger" onClick={() => void revoke(k)}>
+                    Revoke<span className="visually-hidden"> {k.name}</span>
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       <form className="panel stack" onSubmit={(e) => void create(e)}>
         <h2>New API key</h2>

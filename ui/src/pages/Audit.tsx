@@ -5,6 +5,7 @@ import { allPages, type AuditEvent, type Member } from '../api/client';
 import { describeError } from '../api/errors';
 import { useApp } from '../app/AppContext';
 import { atLeast, useOrg } from '../app/OrgContext';
+import { DataTable } from '../components/DataTable';
 import { Empty, ErrorBox, Loading } from '../components/Feedback';
 import { TextField } from '../components/Field';
 
@@ -151,49 +152,38 @@ export function Audit() {
         <Empty>No events match these filters.</Empty>
       ) : null}
       {events && events.length > 0 ? (
-        <div className="table-wrap">
-          <table className="audit">
-            <caption className="visually-hidden">Audit events, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Action</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Subject</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((ev) => (
-                <tr key={ev.id}>
-                  <td>
-                    <time dateTime={ev.occurred_at}>
-                      {new Date(ev.occurred_at).toLocaleString()}
-                    </time>
-                  </td>
-                  <td>
-                    <code>{ev.action}</code>
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      className="link"
-                      title="Show only this actor"
-                      onClick={() => {
-                        const f = { ...filters, actor: ev.actor_id };
-                        setDraft(f);
-                        setFilters(f);
-                        setCursors([undefined]);
-                      }}
-                    >
-                      {actorLabel(ev.actor_id)}
-                    </button>
-                  </td>
-                  <td title={ev.subject_id}>{subjectLabel(ev)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          className="audit"
+          caption="Audit events, newest first"
+          columns={['When', 'Action', 'Actor', 'Subject']}
+        >
+          {events.map((ev) => (
+            <tr key={ev.id}>
+              <td>
+                <time dateTime={ev.occurred_at}>{new Date(ev.occurred_at).toLocaleString()}</time>
+              </td>
+              <td>
+                <code>{ev.action}</code>
+              </td>
+              <td>
+                <button
+                  type="button"
+                  className="link"
+                  title="Show only this actor"
+                  onClick={() => {
+                    const f = { ...filters, actor: ev.actor_id };
+                    setDraft(f);
+                    setFilters(f);
+                    setCursors([undefined]);
+                  }}
+                >
+                  {actorLabel(ev.actor_id)}
+                </button>
+              </td>
+              <td title={ev.subject_id}>{subjectLabel(ev)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       <nav className="pager" aria-label="Audit pages">
         <button

@@ -8,6 +8,7 @@ import { describeError, toApiError } from '../api/errors';
 import { useAnnounce } from '../app/Announcer';
 import { useApp } from '../app/AppContext';
 import { atLeast, grantableRoles, useOrg } from '../app/OrgContext';
+import { DataTable } from '../components/DataTable';
 import { ErrorBox, Loading } from '../components/Feedback';
 import { Select, SelectField, TextField } from '../components/Field';
 import { useLiveEvents } from '../live/LiveEvents';
@@ -136,69 +137,49 @@ export function Members() {
       <ErrorBox message={actionError} />
       {members === null && !error ? <Loading what="Loading members" /> : null}
       {members ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Members of {org.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+        <DataTable
+          caption={`Members of ${org.name}`}
+          columns={['Email', 'Role', 'Status', <span className="visually-hidden">Actions</span>]}
+        >
+          {members.map((m) => {
+            const self = m.user_id !== null && m.user_id === myId;
+            return (
+              <tr key={m.id}>
+                <td>
+                  {m.email || '(no email)'}
+                  {self ? <span className="badge">you</span> : null}
+                </td>
+                <td>
+                  {mayManage(m) ? (
+                    <label>
+                      <span className="visually-hidden">Role of {m.email}</span>
+                      <Select
+                        value={m.role}
+                        options={[...new Set<Role>([m.role, ...grantable])]}
+                        onChange={(r) => void changeRole(m, r)}
+                      />
+                    </label>
+                  ) : (
+                    m.role
+                  )}
+                </td>
+                <td>{m.status === 'pending' ? 'invited' : 'active'}</td>
+                <td className="row-actions">
+                  {self ? (
+                    <button type="button" className="link danger" onClick={() => void remove(m)}>
+                      Leave
+                    </button>
+                  ) : mayManage(m) ? (
+                    <button type="button" className="link danger" onClick={() => void remove(m)}>
+                      {m.status === 'pending' ? 'Cancel invitation' : 'Remove'}
+                      <span className="visually-hidden"> {m.email}</span>
+                    </button>
+                  ) : null}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {members.map((m) => {
-                const self = m.user_id !== null && m.user_id === myId;
-                return (
-                  <tr key={m.id}>
-                    <td>
-                      {m.email || '(no email)'}
-                      {self ? <span className="badge">you</span> : null}
-                    </td>
-                    <td>
-                      {mayManage(m) ? (
-                        <label>
-                          <span className="visually-hidden">Role of {m.email}</span>
-                          <Select
-                            value={m.role}
-                            options={[...new Set<Role>([m.role, ...grantable])]}
-                            onChange={(r) => void changeRole(m, r)}
-                          />
-                        </label>
-                      ) : (
-                        m.role
-                      )}
-                    </td>
-                    <td>{m.status === 'pending' ? 'invited' : 'active'}</td>
-                    <td className="row-actions">
-                      {self ? (
-                        <button
-                          type="button"
-                          className="link danger"
-                          onClick={() => void remove(m)}
-                        >
-                          Leave
-                        </button>
-                      ) : mayManage(m) ? (
-                        <button
-                          type="button"
-                          className="link danger"
-                          onClick={() => void remove(m)}
-                        >
-                          {m.status === 'pending' ? 'Cancel invitation' : 'Remove'}
-                          <span className="visually-hidden"> {m.email}</span>
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       ) : null}
       {isAdmin ? (
         <form className="panel stack" onSubmit={(e) => void invite(e)}>

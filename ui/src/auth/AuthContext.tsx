@@ -7,6 +7,13 @@ export interface Auth {
   user: User | null;
   /** True until the stored user (if any) has been read. */
   loading: boolean;
+  /**
+   * True from the click on "Sign out" until the browser leaves for the issuer's end-session
+   * page. The stored user is removed before that navigation, and the route guard must not
+   * start a sign-in meanwhile: its redirect could win the race and, with the issuer's session
+   * still alive, sign the person straight back in.
+   */
+  signingOut: boolean;
   /** Redirects to the issuer; after the callback the app returns to `returnTo`. */
   signIn(returnTo?: string): Promise<void>;
   signOut(): Promise<void>;

@@ -13,6 +13,7 @@ export function AuthProvider({
 }) {
   const [user, setUser] = useState<User | null>(null);
   const [loading, setLoading] = useState(true);
+  const [signingOut, setSigningOut] = useState(false);
   const userRef = useRef<User | null>(null);
   userRef.current = user;
 
@@ -50,14 +51,22 @@ export function AuthProvider({
     () => ({
       user,
       loading,
+      signingOut,
       async signIn(returnTo = '/') {
         const state: SignInState = { returnTo };
         await userManager.signinRedirect({ state });
       },
       async signOut() {
         const current = userRef.current;
-        await userManager.removeUser();
-        await userManager.signoutRedirect({ id_token_hint: current?.id_token });
+        setSigningOut(true);
+        try {
+          // Removes the stored user, then navigates to the issuer's end-session endpoint.
+          await userManager.signoutRedirect({ id_token_hint: current?.id_token });
+        } catch {
+          // The issuer cannot be reached: sign out here at least; the guard then signs in.
+          await userManager.removeUser();
+          setSigningOut(false);
+        }
       },
       async refresh() {
         const current = userRef.current ?? (await userManager.getUser());
@@ -73,7 +82,7 @@ export function AuthProvider({
         return userRef.current?.access_token ?? null;
       },
     }),
-    [user, loading, userManager],
+    [user, loading, signingOut, userManager],
   );
 
   return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;

@@ -34,6 +34,13 @@ describe('RequireAuth (the route guard)', () => {
     expect(screen.queryByText('secret page')).toBeNull();
   });
 
+  it('starts no sign-in while signing out (the end-session redirect must win)', () => {
+    const auth = renderAt('/orgs/o1', fakeAuth({ user: null, signingOut: true }));
+    expect(auth.signIn).not.toHaveBeenCalled();
+    expect(screen.getByRole('status').textContent).toBe('Signing out…');
+    expect(screen.queryByText('secret page')).toBeNull();
+  });
+
   it('shows the page to a signed-in user', () => {
     const auth = renderAt('/orgs/o1', fakeAuth());
     expect(auth.signIn).not.toHaveBeenCalled();

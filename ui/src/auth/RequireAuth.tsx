@@ -7,7 +7,7 @@ import { useAuth } from './AuthContext';
 export function RequireAuth({ children }: { children: ReactNode }) {
   const auth = useAuth();
   const location = useLocation();
-  const signedOut = !auth.loading && !auth.user;
+  const signedOut = !auth.loading && !auth.user && !auth.signingOut;
   const target = `${location.pathname}${location.search}${location.hash}`;
 
   useEffect(() => {
@@ -26,7 +26,7 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   if (!auth.user) {
     return (
       <p className="status" role="status">
-        Redirecting to sign-in…
+        {auth.signingOut ? 'Signing out…' : 'Redirecting to sign-in…'}
       </p>
     );
   }

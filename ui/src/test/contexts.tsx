@@ -12,6 +12,7 @@ export function fakeAuth(overrides: Partial<Auth> = {}): Auth {
   return {
     user: { access_token: 'tok', profile: { sub: 'u1', email: 'a@x.test' } } as unknown as User,
     loading: false,
+    signingOut: false,
     signIn: vi.fn(async () => undefined),
     signOut: vi.fn(async () => undefined),
     refresh: vi.fn(async () => false),

@@ -149,4 +149,36 @@ class HopTokens final : public platform::ports::TokenStore {
   boost::asio::io_context& io_;
 };
 
+class HopFamilies final : public platform::ports::RefreshFamilies {
+ public:
+  HopFamilies(platform::ports::RefreshFamilies& inner, boost::asio::io_context& io)
+      : inner_(inner), io_(io) {}
+  boost::asio::awaitable<platform::core::Result<bool>> Issue(
+      std::string token_sha256, platform::ports::RefreshGrant grant,
+      platform::core::Clock::WallTime expires_at,
+      platform::core::Clock::MonoTime deadline) override {
+    return OnLoop(io_,
+                  inner_.Issue(std::move(token_sha256), std::move(grant), expires_at, deadline));
+  }
+  boost::asio::awaitable<platform::core::Result<platform::ports::Rotation>> Rotate(
+      std::string token_sha256, std::string client_id, std::string next_sha256,
+      platform::core::Clock::WallTime next_expires_at,
+      platform::core::Clock::MonoTime deadline) override {
+    return OnLoop(io_, inner_.Rotate(std::move(token_sha256), std::move(client_id),
+                                     std::move(next_sha256), next_expires_at, deadline));
+  }
+  boost::asio::awaitable<platform::core::Result<void>> RevokeFamily(
+      std::string family_id, platform::core::Clock::MonoTime deadline) override {
+    return OnLoop(io_, inner_.RevokeFamily(std::move(family_id), deadline));
+  }
+  boost::asio::awaitable<platform::core::Result<void>> RevokeSession(
+      std::string session_id, platform::core::Clock::MonoTime deadline) override {
+    return OnLoop(io_, inner_.RevokeSession(std::move(session_id), deadline));
+  }
+
+ private:
+  platform::ports::RefreshFamilies& inner_;
+  boost::asio::io_context& io_;
+};
+
 }  // namespace trellis::adapters::redis::testing

@@ -54,13 +54,13 @@ AuthnMiddleware::AuthnMiddleware(
 asio::awaitable<http::Response> AuthnMiddleware::Handle(http::Request& req, http::Next next) {
   if (!req.path.starts_with(settings_.path_prefix)) co_return co_await next(req);
 
-  const std::string challenge = "Bearer realm=\"" + settings_.realm + "\"";
   auto refuse = [&](const core::Error& error) {
     http::Response response = http::Problem(error, req.path, req.ctx.request_id);
     if (error.code == ErrorCode::kUnauthenticated) {
       const bool had_credentials = req.FindHeader("authorization").has_value();
-      response.With("WWW-Authenticate",
-                    had_credentials ? challenge + ", error=\"invalid_token\"" : challenge);
+      std::string challenge = "Bearer realm=\"" + settings_.realm + "\"";
+      if (had_credentials) challenge += ", error=\"invalid_token\"";
+      response.With("WWW-Authenticate", std::move(challenge));
     }
     return response;
   };
@@ -85,6 +85,19 @@ asio::awaitable<http::Response> AuthnMiddleware::Handle(http::Request& req, http
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+
+  // The fast path: an access token verified before (only such tokens are in the map, so the
+  // syntax checks below have passed for it already).
+  if (auto known = FindToken(token)) {
+    if (settings_.revocations && settings_.revocations->IsRevoked(known->session_id)) {
+      co_return refuse(core::Error(ErrorCode::kUnauthenticated,
+                                   "the session has ended; sign in again", "sid revoked"));
+    }
+    token_cache_hits_.fetch_add(1, std::memory_order_relaxed);
+    req.ctx.principal = known->principal;
+    co_return co_await next(req);
+  }
+
   if (token.size() > platform::auth::kMaxTokenBytes || !IsB64Token(token)) {
     co_return refuse(core::Error(ErrorCode::kUnauthenticated, "malformed Authorization header",
                                  "bearer token is not a b64token"));
@@ -148,6 +161,8 @@ asio::awaitable<Result<PrincipalPtr>> AuthnMiddleware::AuthenticateAccessToken(
   if (found == verifiers_.end()) {
     co_return Unauthenticated("invalid token", "no verifier for issuer \"" + issuer + "\"");
   }
+  // Kept for the fast path's map (the verifier takes the token).
+  std::string token_text = settings_.token_cache_size > 0 ? token : std::string();
   auto verified = co_await found->second->Verify(std::move(token), call.deadline);
   if (!verified) co_return std::unexpected(verified.error());
   // After the verifier's cache too: a token verified before its session ended is refused now.
@@ -192,7 +207,16 @@ asio::awaitable<Result<PrincipalPtr>> AuthnMiddleware::AuthenticateAccessToken(
   principal->subject = verified->subject;
   principal->email = verified->email.empty() ? user->email : verified->email;
   principal->name = verified->name.empty() ? user->name : verified->name;
-  co_return PrincipalPtr(std::move(principal));
+  PrincipalPtr shared(std::move(principal));
+  if (!token_text.empty() && settings_.user_cache_size > 0) {
+    auto known = std::make_shared<KnownToken>();
+    known->principal = shared;
+    known->session_id = verified->session_id;
+    known->token_expires = verified->expires_at;
+    known->user_expires = user->expires;
+    RememberToken(std::move(token_text), std::move(known));
+  }
+  co_return shared;
 }
 
 std::optional<AuthnMiddleware::CachedUser> AuthnMiddleware::FindUser(const std::string& key) {
@@ -224,9 +248,38 @@ void AuthnMiddleware::RememberUser(CachedUser user) {
   user_index_.emplace(users_.front().key, users_.begin());
 }
 
+std::shared_ptr<const AuthnMiddleware::KnownToken> AuthnMiddleware::FindToken(
+    std::string_view token) {
+  if (settings_.token_cache_size == 0) return nullptr;
+  std::lock_guard lock(tokens_mu_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return nullptr;
+  // Expired entries go; the slow path then refuses the token or finds its user anew.
+  if (clock_.Now() >= it->second->token_expires || clock_.Monotonic() >= it->second->user_expires) {
+    tokens_.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+void AuthnMiddleware::RememberToken(std::string token, std::shared_ptr<const KnownToken> known) {
+  std::lock_guard lock(tokens_mu_);
+  if (tokens_.size() >= settings_.token_cache_size && !tokens_.contains(token)) {
+    // Full: drop what has expired, and everything if that is not enough (a miss only costs
+    // the verifier's cache and the user cache, which keep their own entries).
+    const auto now = clock_.Now();
+    const auto mono = clock_.Monotonic();
+    std::erase_if(tokens_, [&](const auto& entry) {
+      return now >= entry.second->token_expires || mono >= entry.second->user_expires;
+    });
+    if (tokens_.size() >= settings_.token_cache_size) tokens_.clear();
+  }
+  tokens_.insert_or_assign(std::move(token), std::move(known));
+}
+
 AuthnMiddleware::Stats AuthnMiddleware::GetStats() const {
   std::lock_guard lock(mu_);
-  return Stats{resolve_calls_, user_cache_hits_};
+  return Stats{resolve_calls_, user_cache_hits_, token_cache_hits_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace trellis::gateway::authn

@@ -289,5 +289,52 @@ TEST_F(AuthnMiddlewareTest, ExpiredTokenIs401) {
   EXPECT_TRUE(identity_.resolved.empty());
 }
 
+TEST_F(AuthnMiddlewareTest, ARepeatedTokenTakesTheFastPath) {
+  const std::string token = "Bearer " + Token(0, "sub-4", "four@example.com");
+  auto first = Send("/api/v1/me", {token});
+  ASSERT_TRUE(first.handler_ran);
+  EXPECT_EQ(middleware_->GetStats().token_cache_hits, 0U);
+  for (int i = 0; i < 3; ++i) {
+    auto again = Send("/api/v1/me", {token});
+    ASSERT_TRUE(again.handler_ran);
+    // The very principal built the first time, without the verifier or identity again.
+    EXPECT_EQ(again.principal, first.principal);
+  }
+  EXPECT_EQ(middleware_->GetStats().token_cache_hits, 3U);
+  EXPECT_EQ(identity_.resolved.size(), 1U);
+  EXPECT_EQ(first.principal->user_id, "user-for-sub-4");
+  EXPECT_EQ(first.principal->email, "four@example.com");
+  // A token that differs in one character is a stranger to the fast path.
+  std::string tampered = token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  Expect401(Send("/api/v1/me", {tampered}), "tampered known token");
+  EXPECT_EQ(middleware_->GetStats().token_cache_hits, 3U);
+}
+
+TEST_F(AuthnMiddlewareTest, TheFastPathEndsAtTheTokensExpiry) {
+  const std::string token = "Bearer " + Token(0, "sub-5");
+  ASSERT_TRUE(Send("/api/v1/me", {token}).handler_ran);
+  clock_.Advance(30s);
+  ASSERT_TRUE(Send("/api/v1/me", {token}).handler_ran);
+  EXPECT_EQ(middleware_->GetStats().token_cache_hits, 1U);
+  clock_.Advance(300s);  // exp + leeway has passed
+  Expect401(Send("/api/v1/me", {token}), "expired after fast-path hits");
+}
+
+TEST_F(AuthnMiddlewareTest, TheFastPathCanBeTurnedOff) {
+  AuthnSettings settings;
+  settings.token_cache_size = 0;
+  std::vector<std::shared_ptr<auth::OidcVerifier>> verifiers;
+  for (auto& i : issuers_) verifiers.push_back(i.verifier);
+  chain_.clear();
+  middleware_ = std::make_shared<AuthnMiddleware>(settings, verifiers, identity_, clock_);
+  chain_.push_back(middleware_);
+  const std::string token = "Bearer " + Token(0, "sub-6");
+  ASSERT_TRUE(Send("/api/v1/me", {token}).handler_ran);
+  ASSERT_TRUE(Send("/api/v1/me", {token}).handler_ran);
+  EXPECT_EQ(middleware_->GetStats().token_cache_hits, 0U);
+  EXPECT_EQ(middleware_->GetStats().user_cache_hits, 1U);
+}
+
 }  // namespace
 }  // namespace trellis::gateway::authn

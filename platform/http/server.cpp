@@ -1,5 +1,6 @@
 #include "platform/http/server.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -15,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <limits>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -249,6 +251,15 @@ struct Server::Impl {
 
   // --- start ---
   core::Result<void> Start() {
+    if (settings.allocator_trim_threshold > 0) {
+      // Process-wide, and idempotent: several servers in one process set the same value.
+      const auto bytes =
+          std::min<std::size_t>(settings.allocator_trim_threshold, std::numeric_limits<int>::max());
+      if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(bytes)) != 1) {
+        // Another allocator (a sanitizer's, jemalloc) has its own policy.
+        core::LogLine(core::LogLevel::kDebug, "allocator trim threshold not set");
+      }
+    }
     // Use every descriptor the hard limit allows; keep headroom for files, pipes and logs.
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

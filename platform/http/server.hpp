@@ -43,6 +43,12 @@ struct ServerSettings {
   std::chrono::milliseconds drain_delay{0};  // keep accepting this long after SIGTERM
   std::chrono::milliseconds shutdown_timeout{25'000};
   bool access_log = true;
+  // glibc's M_TRIM_THRESHOLD, set once by Start(); 0 leaves the allocator's own (dynamic)
+  // default. By default, freeing a few 27 KB response buffers at the top of a loop thread's
+  // arena gives the pages back (madvise), and the next request faults them in again: ~5 page
+  // faults per cached task-list request, a quarter of the server's CPU (ADR 0027). Keeping up
+  // to this much free memory at an arena's top costs at most that much RSS per arena.
+  std::size_t allocator_trim_threshold = std::size_t{64} << 20;
 };
 
 class Server {

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
@@ -1202,6 +1204,21 @@ TEST(ServerDrain, DrainDelayKeepsAcceptingWithConnectionClose) {
 }
 
 // ===================================================================== metrics
+
+#if !defined(__SANITIZE_ADDRESS__)
+// Freed memory at the top of the heap stays there (up to allocator_trim_threshold) instead of
+// being handed back and faulted in again by the next request's buffers.
+TEST(ServerAllocator, StartKeepsFreedMemoryAtTheHeapTop) {
+  TestServer s;
+  constexpr std::size_t kBlocks = 64;
+  constexpr std::size_t kBlockBytes = 16 * 1024;  // 1 MiB in all, far over glibc's 128 KiB
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < kBlocks; ++i) blocks.push_back(std::malloc(kBlockBytes));
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) std::free(*it);
+  // glibc alone trims the top back to about 128 KiB.
+  EXPECT_GE(mallinfo2().keepcost, kBlocks * kBlockBytes / 4);
+}
+#endif
 
 TEST(ServerMetrics, RenderedSeries) {
   TestServer s;

@@ -133,6 +133,7 @@ class LoadGen {
     total_ = static_cast<std::uint64_t>(std::llround((opt_.warmup + opt_.duration) * opt_.rate));
     measured_from_ = static_cast<std::uint64_t>(std::llround(opt_.warmup * opt_.rate));
     latencies_.reserve(total_ - measured_from_ + 1);
+    by_second_.resize(static_cast<std::size_t>(std::ceil(opt_.duration)));
   }
 
   int Run() {
@@ -262,7 +263,13 @@ class LoadGen {
     ++completed_;
     if (status < 200 || status > 299) ++non2xx_;
     if (i >= measured_from_) {
-      latencies_.push_back(static_cast<std::uint64_t>((now - Due(i)).count()));
+      const auto latency = static_cast<std::uint64_t>((now - Due(i)).count());
+      latencies_.push_back(latency);
+      // By the second of the measured window the request was due in.
+      const auto second = static_cast<std::size_t>(static_cast<double>(i - measured_from_) /
+                                                   std::max(opt_.rate, 1.0));
+      if (!by_second_.empty())
+        by_second_[std::min(second, by_second_.size() - 1)].push_back(latency);
     }
   }
 
@@ -321,35 +328,53 @@ class LoadGen {
                  latencies_[std::clamp<std::size_t>(rank, 1, latencies_.size()) - 1]) /
              1e3;
     };
+    // p99 of each second of the measured window: a steady queue and a periodic stall look the
+    // same in the overall p99 and different here.
+    std::string per_second;
+    for (auto& second : by_second_) {
+      double p99 = 0;
+      if (!second.empty()) {
+        std::sort(second.begin(), second.end());
+        const auto rank =
+            static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(second.size())));
+        p99 =
+            static_cast<double>(second[std::clamp<std::size_t>(rank, 1, second.size()) - 1]) / 1e3;
+      }
+      char one[32];
+      std::snprintf(one, sizeof one, "%s%.1f", per_second.empty() ? "" : ",", p99);
+      per_second += one;
+    }
     const double measured_s = opt_.duration;
     const double achieved = static_cast<double>(latencies_.size()) / measured_s;
     const double cpu = CpuSeconds() - cpu_start_;
     const double wall = std::chrono::duration<double>(end_ - start_).count();
-    std::fprintf(
-        stderr,
-        "loadgen: %s target %.0f req/s on %d connections, %.0f s (+%.0f s warm-up)\n"
-        "  achieved %.0f req/s; %llu completed, %llu errors, %llu non-2xx, %llu "
-        "incomplete, %llu resent\n"
-        "  latency from intended send: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
-        "p99.9 %.3f ms  max %.3f ms\n"
-        "  loadgen cpu %.2f s over %.2f s%s\n",
-        opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup, achieved,
-        static_cast<unsigned long long>(completed_), static_cast<unsigned long long>(errors_),
-        static_cast<unsigned long long>(non2xx_), static_cast<unsigned long long>(incomplete),
-        static_cast<unsigned long long>(resent_), pct(0.5) / 1e3, pct(0.9) / 1e3, pct(0.99) / 1e3,
-        pct(0.999) / 1e3, pct(1.0) / 1e3, cpu, wall, interrupted_ ? " (interrupted)" : "");
+    std::fprintf(stderr,
+                 "loadgen: %s target %.0f req/s on %d connections, %.0f s (+%.0f s warm-up)\n"
+                 "  achieved %.0f req/s; %llu completed, %llu errors, %llu non-2xx, %llu "
+                 "incomplete, %llu resent\n"
+                 "  latency from intended send: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
+                 "p99.9 %.3f ms  max %.3f ms\n"
+                 "  p99 by second, us: %s\n"
+                 "  loadgen cpu %.2f s over %.2f s%s\n",
+                 opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup,
+                 achieved, static_cast<unsigned long long>(completed_),
+                 static_cast<unsigned long long>(errors_), static_cast<unsigned long long>(non2xx_),
+                 static_cast<unsigned long long>(incomplete),
+                 static_cast<unsigned long long>(resent_), pct(0.5) / 1e3, pct(0.9) / 1e3,
+                 pct(0.99) / 1e3, pct(0.999) / 1e3, pct(1.0) / 1e3, per_second.c_str(), cpu, wall,
+                 interrupted_ ? " (interrupted)" : "");
     std::printf(
         "{\"path\":\"%s\",\"target_rate\":%.1f,\"connections\":%d,\"duration_s\":%.3f,"
         "\"warmup_s\":%.3f,\"achieved_rate\":%.1f,\"measured\":%zu,\"completed\":%llu,"
         "\"errors\":%llu,\"non2xx\":%llu,\"unframed\":%llu,\"incomplete\":%llu,\"resent\":%llu,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-        "\"loadgen_cpu_s\":%.3f,\"wall_s\":%.3f,\"interrupted\":%s}\n",
+        "\"p99_by_second_us\":[%s],\"loadgen_cpu_s\":%.3f,\"wall_s\":%.3f,\"interrupted\":%s}\n",
         opt_.path.c_str(), opt_.rate, opt_.connections, opt_.duration, opt_.warmup, achieved,
         latencies_.size(), static_cast<unsigned long long>(completed_),
         static_cast<unsigned long long>(errors_), static_cast<unsigned long long>(non2xx_),
         static_cast<unsigned long long>(unframed_), static_cast<unsigned long long>(incomplete),
         static_cast<unsigned long long>(resent_), pct(0.5), pct(0.9), pct(0.99), pct(0.999),
-        pct(1.0), cpu, wall, interrupted_ ? "true" : "false");
+        pct(1.0), per_second.c_str(), cpu, wall, interrupted_ ? "true" : "false");
     std::fflush(stdout);
   }
 
@@ -371,7 +396,8 @@ class LoadGen {
   std::uint64_t resent_ = 0;
   int reconnects_ = 0;
   bool interrupted_ = false;
-  std::vector<std::uint64_t> latencies_;  // nanoseconds, measured window only
+  std::vector<std::uint64_t> latencies_;               // nanoseconds, measured window only
+  std::vector<std::vector<std::uint64_t>> by_second_;  // the same, by second of the window
   Clock::time_point start_;
   Clock::time_point end_;
   double cpu_start_ = 0;

@@ -19,6 +19,7 @@
 #include "adapters/redis/redis_client.hpp"
 #include "adapters/redis/redis_locks.hpp"
 #include "adapters/redis/redis_rate_limiter.hpp"
+#include "adapters/redis/redis_refresh_families.hpp"
 #include "adapters/redis/redis_token_store.hpp"
 #include "adapters/sqlite/sqlite_event_log.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
@@ -358,6 +359,8 @@ struct Product::Impl {
   std::optional<gateway::ratelimit::RateLimitSettings> rate_limits;
   // Ended sessions, and this process's copy of them (ADR 0022).
   std::unique_ptr<platform::ports::TokenStore> tokens;
+  // Refresh-token families in Redis; null: the issuer's own SQL tables (ADR 0026).
+  std::unique_ptr<platform::ports::RefreshFamilies> families;
   std::unique_ptr<platform::auth::RevocationList> revocations;
   std::unique_ptr<identity::app::IdentityApp> identity;
   std::unique_ptr<identity::app::OidcIssuer> issuer;
@@ -515,10 +518,13 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   if (!issuer) return std::unexpected(issuer.error());
   p.issuer = std::move(*issuer);
   // Sessions ended by sign-out or a reused refresh token: recorded in the token store, refused
-  // by every process through its revocation list (refreshed in the background).
+  // by every process through its revocation list (refreshed in the background). Refresh-token
+  // families: in Redis when shared, else in identity's SQL tables (they survive a restart).
   if (p.settings.shared == ProductSettings::Shared::kRedis) {
     p.tokens = std::make_unique<adapters::redis::RedisTokenStore>(
         *p.redis, clock, adapters::redis::RedisTokenStoreSettings{});
+    p.families = std::make_unique<adapters::redis::RedisRefreshFamilies>(
+        *p.redis, clock, adapters::redis::RedisRefreshFamiliesSettings{});
     if (p.rate_limits) {
       p.limiter = std::make_unique<adapters::redis::RedisRateLimiter>(
           *p.redis, clock, adapters::redis::RedisRateLimiterSettings{});
@@ -532,6 +538,7 @@ Result<std::unique_ptr<Product>> Product::Open(ProductSettings settings, const c
   }
   p.revocations = std::make_unique<platform::auth::RevocationList>(*p.tokens, clock, registry);
   p.issuer->SetRevocations(p.tokens.get());
+  p.issuer->SetRefreshFamilies(p.families.get());
   p.events->AddTask([&p] { return p.revocations->Run(); }, [&p] { p.revocations->Stop(); });
   if (auto started = RunSync(p.issuer->Start()); !started) {
     return std::unexpected(started.error());

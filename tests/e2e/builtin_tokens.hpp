@@ -36,10 +36,16 @@ struct E2eUser {
   std::string session_cookie;  // the browser session (for end-session)
 };
 
-// An access token for the browser session, through the code + PKCE exchange of kE2eClientId.
-inline std::string TokenFor(identity::app::OidcIssuer& issuer, platform::core::IdGenerator& ids,
-                            const identity::app::BrowserSession& session) {
-  const std::string verifier = "verifier-" + ids.Next() + "-0123456789abcdef";
+// An authorization code for the browser session (kE2eClientId, PKCE S256) and its verifier.
+struct PendingCode {
+  std::string code;
+  std::string verifier;
+};
+
+inline PendingCode CodeFor(identity::app::OidcIssuer& issuer, platform::core::IdGenerator& ids,
+                           const identity::app::BrowserSession& session) {
+  PendingCode out;
+  out.verifier = "verifier-" + ids.Next() + "-0123456789abcdef";
   identity::domain::AuthorizeParams p;
   p.client_id = kE2eClientId;
   p.redirect_uri = kE2eRedirect;
@@ -47,12 +53,23 @@ inline std::string TokenFor(identity::app::OidcIssuer& issuer, platform::core::I
   p.scope = "openid email profile";
   p.state = "state";
   p.nonce = "nonce";
-  p.code_challenge = S256(verifier);
+  p.code_challenge = S256(out.verifier);
   p.code_challenge_method = "S256";
   auto code = platform::ports::RunSync(issuer.IssueCode(p, session));
   if (!code) throw std::runtime_error("code: " + code.error().message);
+  out.code = std::move(*code);
+  return out;
+}
+
+// An access token for the browser session, through the code + PKCE exchange of kE2eClientId.
+// The exchange runs on a private io_context (RunSync): for the embedded token store only; with
+// the Redis token store exchange over HTTP instead (the client's connections belong to the
+// server's event loops).
+inline std::string TokenFor(identity::app::OidcIssuer& issuer, platform::core::IdGenerator& ids,
+                            const identity::app::BrowserSession& session) {
+  const PendingCode c = CodeFor(issuer, ids, session);
   auto tokens =
-      platform::ports::RunSync(issuer.ExchangeCode(kE2eClientId, *code, kE2eRedirect, verifier));
+      platform::ports::RunSync(issuer.ExchangeCode(kE2eClientId, c.code, kE2eRedirect, c.verifier));
   if (!tokens) throw std::runtime_error("token: " + tokens.error().description);
   return tokens->access_token;
 }

@@ -1,13 +1,15 @@
 // The distributed shape end to end: two Trellis processes' worth of product (two servers, one
 // PostgreSQL database, one real redis-server) with the cache, the rate limits and the session
-// revocation list in Redis. What one process does, the other sees: a sign-out is refused by the
-// other within a second, a write invalidates the other's cached page at once, a user's rate
+// revocation list and refresh-token families in Redis. What one process does, the other sees: a
+// sign-out is refused by the other within a second, a refresh token rotated at one and reused at
+// the other revokes its family, a write invalidates the other's cached page at once, a user's rate
 // limit is one count over both, and a warm cached read costs one Redis round trip.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -60,8 +62,54 @@ class RedisE2e : public ::testing::Test {
     });
   }
 
+  // The token endpoint of `node`, as a client calls it (form-encoded).
+  static ApiResponse TokenCall(ProductServer& node, const std::string& form) {
+    Headers h;
+    h.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    return ApiClient(node.Port()).Send("POST", "/oidc/token", h, form);
+  }
+
+  struct Tokens {
+    std::string access;
+    std::string refresh;
+    std::string cookie;
+  };
+  static Tokens TokensFrom(const ApiResponse& r) {
+    const auto o = json::parse(r.body).as_object();
+    Tokens t;
+    t.access = std::string(o.at("access_token").as_string());
+    t.refresh = std::string(o.at("refresh_token").as_string());
+    return t;
+  }
+
+  // Signs a user up at `node`'s issuer and exchanges the code over HTTP: the exchange writes
+  // the refresh token to the Redis token store, whose connections belong to the server's loops.
+  static Tokens SignUpTokens(ProductServer& node, const std::string& email) {
+    auto& issuer = node.Product().Issuer();
+    auto signed_up = RunSync(issuer.SignUp(email, "Test User", kE2ePassword, "e2e-" + email));
+    if (!signed_up) throw std::runtime_error("sign-up: " + signed_up.error().message);
+    const PendingCode c = CodeFor(issuer, node.Ids(), signed_up->session);
+    auto r = TokenCall(
+        node, "grant_type=authorization_code&client_id=" + std::string(kE2eClientId) +
+                  "&code=" + c.code +
+                  "&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback&code_verifier=" + c.verifier);
+    if (r.status != 200) throw std::runtime_error("token: " + r.body);
+    Tokens t = TokensFrom(r);
+    t.cookie = signed_up->cookie;
+    return t;
+  }
   static E2eUser SignUp(ProductServer& node, const std::string& email) {
-    return SignUpWithToken(node.Product().Issuer(), node.Ids(), email);
+    const Tokens t = SignUpTokens(node, email);
+    return E2eUser{t.access, t.cookie};
+  }
+  static ApiResponse RefreshAt(ProductServer& node, const std::string& refresh_token) {
+    return TokenCall(node, "grant_type=refresh_token&client_id=" + std::string(kE2eClientId) +
+                               "&refresh_token=" + refresh_token);
+  }
+  // Refresh tokens kept in Redis now.
+  static int RefreshTokensInRedis() {
+    return std::stoi(
+        redis_->Cli("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "trellis:rt:t:*"));
   }
 
   static ApiResponse Call(ProductServer& node, const std::string& method, const std::string& path,
@@ -103,6 +151,61 @@ TEST_F(RedisE2e, ASignOutInOneProcessIsRefusedByTheOtherWithinASecond) {
   EXPECT_EQ(status, 401);
   EXPECT_LT(took, std::chrono::seconds(1));
   std::printf("sign-out at A refused at B after %lld ms\n", static_cast<long long>(took.count()));
+}
+
+TEST_F(RedisE2e, RefreshTokenFamiliesLiveInRedisAndAReuseAtEitherProcessRevokesTheFamily) {
+  auto a = Node("");
+  auto b = Node("http://127.0.0.1:" + std::to_string(a->Port()));
+  const int before = RefreshTokensInRedis();
+  const Tokens first = SignUpTokens(*a, "family-" + a->Ids().Next() + "@example.com");
+  EXPECT_EQ(RefreshTokensInRedis(), before + 1) << "the family's first token is in Redis";
+
+  // Rotated at B: the token A issued is B's to rotate.
+  auto rotated = RefreshAt(*b, first.refresh);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const Tokens second = TokensFrom(rotated);
+  EXPECT_NE(second.refresh, first.refresh);
+  EXPECT_EQ(RefreshTokensInRedis(), before + 2) << "the used token stays to catch its reuse";
+  ASSERT_EQ(Call(*a, "GET", "/api/v1/me", second.access).status, 200);
+
+  // The rotated-away token comes back at A: reuse. The family is revoked everywhere, and the
+  // session's access tokens are refused by both processes within a second.
+  auto reused = RefreshAt(*a, first.refresh);
+  EXPECT_EQ(reused.status, 400);
+  EXPECT_NE(reused.body.find("invalid_grant"), std::string::npos) << reused.body;
+  auto after = RefreshAt(*b, second.refresh);
+  EXPECT_EQ(after.status, 400) << "the legitimate holder's current token dies with the family";
+  EXPECT_NE(after.body.find("revoked"), std::string::npos) << after.body;
+  const auto since = std::chrono::steady_clock::now();
+  int status_a = 200;
+  int status_b = 200;
+  while ((status_a == 200 || status_b == 200) &&
+         std::chrono::steady_clock::now() - since < std::chrono::seconds(3)) {
+    status_a = Call(*a, "GET", "/api/v1/me", second.access).status;
+    status_b = Call(*b, "GET", "/api/v1/me", second.access).status;
+    if (status_a == 200 || status_b == 200)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - since);
+  EXPECT_EQ(status_a, 401);
+  EXPECT_EQ(status_b, 401);
+  EXPECT_LT(took, std::chrono::seconds(1));
+  std::printf("reuse at A: the family's access token refused by both after %lld ms\n",
+              static_cast<long long>(took.count()));
+}
+
+TEST_F(RedisE2e, ASignOutEndsTheRefreshTokensInRedisToo) {
+  auto a = Node("");
+  auto b = Node("http://127.0.0.1:" + std::to_string(a->Port()));
+  const Tokens t = SignUpTokens(*a, "signout-" + a->Ids().Next() + "@example.com");
+  Headers cookie;
+  cookie.emplace_back("Cookie", "trellis_session=" + t.cookie);
+  auto out = ApiClient(a->Port()).Send("GET", "/oidc/end-session", cookie);
+  ASSERT_LT(out.status, 400) << out.body;
+  auto refused = RefreshAt(*b, t.refresh);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("revoked"), std::string::npos) << refused.body;
 }
 
 TEST_F(RedisE2e, AWriteInOneProcessIsSeenByTheOthersCachedReadsAtOnce) {

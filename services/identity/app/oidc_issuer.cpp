@@ -14,6 +14,7 @@
 #include "services/identity/app/membership_activation.hpp"
 #include "services/identity/domain/oidc_keys.hpp"
 #include "services/identity/store/oidc_store.hpp"
+#include "services/identity/store/sql_refresh_families.hpp"
 
 namespace trellis::identity::app {
 
@@ -81,7 +82,9 @@ struct OidcIssuer::Impl {
         ids(i),
         pool(static_cast<std::size_t>(s.hash_threads)),
         throttle(s.throttle, c),
-        csrf_key(RandomToken()) {}
+        csrf_key(RandomToken()),
+        sql_families(st, c),
+        families(&sql_families) {}
   ~Impl() { pool.join(); }
 
   platform::ports::SqlStore& store;
@@ -91,6 +94,8 @@ struct OidcIssuer::Impl {
   domain::SignInThrottle throttle;
   const std::string csrf_key;  // per process: a restart invalidates open sign-in forms
   platform::ports::TokenStore* revocations = nullptr;  // set once before serving
+  store::SqlRefreshFamilies sql_families;              // the default families
+  platform::ports::RefreshFamilies* families;          // set once before serving
   std::string dummy_hash;  // verified against for unknown emails (equal timing); set in Start
 
   std::mutex mu;
@@ -637,9 +642,13 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::ExchangeCode(
   const std::string code_hash = Sha256Hex(code);
   const std::int64_t now = s.NowMs();
   std::optional<OAuthError> refused;
+  std::string replayed_family;  // a replayed code revokes what it granted
   Grant g;
+  std::string family;
   auto done = co_await s.store.Transact(
       TransactionOptions().Deadline(deadline), [&](SqlTransaction& tx) -> Awaitable<void> {
+        refused.reset();
+        replayed_family.clear();
         auto found = co_await store::FindCode(tx, code_hash);
         if (!found) co_return std::unexpected(found.error());
         if (!*found) {
@@ -648,11 +657,8 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::ExchangeCode(
         }
         const store::CodeRow& c = **found;
         if (c.used_at_ms) {
-          // RFC 6749 §4.1.2: a replayed code revokes what it granted (committed, not rolled back).
-          if (c.family_id) {
-            auto revoked = co_await store::RevokeRefreshFamily(tx, *c.family_id, now);
-            if (!revoked) co_return std::unexpected(revoked.error());
-          }
+          // RFC 6749 §4.1.2: a replayed code revokes the tokens issued from it.
+          replayed_family = c.family_id.value_or("");
           refused = InvalidGrant("authorization code already used");
           co_return Result<void>();
         }
@@ -679,7 +685,7 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::ExchangeCode(
           refused = InvalidGrant("the sign-in session has ended");
           co_return Result<void>();
         }
-        const std::string family = s.ids.Next();
+        family = s.ids.Next();
         auto marked = co_await store::MarkCodeUsed(tx, code_hash, now, family);
         if (!marked) co_return std::unexpected(marked.error());
         if (!*marked) {
@@ -700,21 +706,31 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::ExchangeCode(
         g.auth_time_ms = c.auth_time_ms;
         g.email = (*user)->email;
         g.name = (*user)->name;
-        g.refresh_token = RandomToken();
-        store::RefreshTokenRow rt;
-        rt.token_sha256 = Sha256Hex(g.refresh_token);
-        rt.family_id = family;
-        rt.user_id = c.user_id;
-        rt.client_id = c.client_id;
-        rt.scope = c.scope;
-        rt.session_id = c.session_id;
-        rt.auth_time_ms = c.auth_time_ms;
-        rt.created_at_ms = now;
-        rt.expires_at_ms = now + Ms(settings_.refresh_token_lifetime);
-        co_return co_await store::InsertRefreshToken(tx, rt);
+        co_return Result<void>();
       });
   if (!done) co_return Refuse(ServerError(done.error()));
+  if (!replayed_family.empty()) {
+    if (auto r = co_await s.families->RevokeFamily(replayed_family, deadline); !r) {
+      co_return Refuse(ServerError(r.error()));
+    }
+  }
   if (refused) co_return Refuse(std::move(*refused));
+  // The code is used up now; the family's first token goes to the token store. Should that
+  // fail, the client is told to try again and starts a new sign-in (the session still holds).
+  g.refresh_token = RandomToken();
+  platform::ports::RefreshGrant grant;
+  grant.family_id = family;
+  grant.session_id = g.session_id;
+  grant.user_id = g.user_id;
+  grant.client_id = g.client_id;
+  grant.scope = g.scope;
+  grant.auth_time_ms = g.auth_time_ms;
+  const auto expires = s.clock.Now() + settings_.refresh_token_lifetime;
+  std::string token_hash = Sha256Hex(g.refresh_token);
+  auto issued =
+      co_await s.families->Issue(std::move(token_hash), std::move(grant), expires, deadline);
+  if (!issued) co_return Refuse(ServerError(issued.error()));
+  if (!*issued) co_return Refuse(InvalidGrant("the sign-in session has ended"));
   auto key = s.Signer(now);
   if (!key) co_return Refuse(OAuthError{503, "temporarily_unavailable", "no signing key"});
   auto minted = Mint(*key, settings_, g, now, s.ids.Next());
@@ -735,76 +751,57 @@ boost::asio::awaitable<OAuthResult<TokenResponse>> OidcIssuer::Refresh(std::stri
   if (auto keys = co_await MaintainKeys(deadline); !keys)
     co_return Refuse(ServerError(keys.error()));
 
-  const std::string hash = Sha256Hex(refresh_token);
+  // One atomic step in the token store: the presented token is used up and its successor
+  // issued, or the outcome says why not.
   const std::int64_t now = s.NowMs();
-  std::optional<OAuthError> refused;
-  std::string reused_session;  // its access tokens are revoked too
-  Grant g;
-  auto done = co_await s.store.Transact(
-      TransactionOptions().Deadline(deadline), [&](SqlTransaction& tx) -> Awaitable<void> {
-        auto found = co_await store::FindRefreshToken(tx, hash);
-        if (!found) co_return std::unexpected(found.error());
-        if (!*found) {
-          refused = InvalidGrant("unknown refresh token");
-          co_return Result<void>();
-        }
-        const store::RefreshTokenRow& t = **found;
-        if (t.revoked_at_ms) {
-          refused = InvalidGrant("refresh token revoked");
-          co_return Result<void>();
-        }
-        if (t.client_id != client_id) {
-          refused = InvalidGrant("refresh token was issued to another client");
-          co_return Result<void>();
-        }
-        bool live = !t.used_at_ms;
-        if (live) {
-          auto marked = co_await store::MarkRefreshTokenUsed(tx, hash, now);
-          if (!marked) co_return std::unexpected(marked.error());
-          live = *marked;
-        }
-        if (!live) {
-          // A rotated token came back: it leaked, or a client raced itself. Either way no token
-          // of the family may be trusted any more (RFC 9700 §4.14.2).
-          auto revoked = co_await store::RevokeRefreshFamily(tx, t.family_id, now);
-          if (!revoked) co_return std::unexpected(revoked.error());
-          reused_session = t.session_id;
-          refused = InvalidGrant("refresh token already used; its family is revoked");
-          co_return Result<void>();
-        }
-        if (t.expires_at_ms <= now) {
-          refused = InvalidGrant("refresh token expired");
-          co_return Result<void>();
-        }
-        auto user = co_await store::FindUser(tx, t.user_id);
-        if (!user) co_return std::unexpected(user.error());
-        if (!*user) {
-          refused = InvalidGrant("the user no longer exists");
-          co_return Result<void>();
-        }
-        g.user_id = t.user_id;
-        g.client_id = t.client_id;
-        g.scope = t.scope;
-        g.session_id = t.session_id;
-        g.auth_time_ms = t.auth_time_ms;
-        g.email = (*user)->email;
-        g.name = (*user)->name;
-        g.refresh_token = RandomToken();
-        store::RefreshTokenRow next = t;
-        next.token_sha256 = Sha256Hex(g.refresh_token);
-        next.created_at_ms = now;
-        next.expires_at_ms = now + Ms(settings_.refresh_token_lifetime);
-        next.used_at_ms.reset();
-        next.revoked_at_ms.reset();
-        co_return co_await store::InsertRefreshToken(tx, next);
-      });
+  std::string next = RandomToken();
+  const auto expires = s.clock.Now() + settings_.refresh_token_lifetime;
+  std::string presented = Sha256Hex(refresh_token);
+  std::string next_hash = Sha256Hex(next);
+  auto rotated = co_await s.families->Rotate(std::move(presented), client_id, std::move(next_hash),
+                                             expires, deadline);
+  if (!rotated) co_return Refuse(ServerError(rotated.error()));
+  using platform::ports::RotateOutcome;
+  switch (rotated->outcome) {
+    case RotateOutcome::kRotated: break;
+    case RotateOutcome::kUnknown: co_return Refuse(InvalidGrant("unknown refresh token"));
+    case RotateOutcome::kRevoked: co_return Refuse(InvalidGrant("refresh token revoked"));
+    case RotateOutcome::kWrongClient:
+      co_return Refuse(InvalidGrant("refresh token was issued to another client"));
+    case RotateOutcome::kExpired: co_return Refuse(InvalidGrant("refresh token expired"));
+    case RotateOutcome::kReused:
+      // A rotated token came back: it leaked, or a client raced itself. The store revoked the
+      // family (RFC 9700 §4.14.2); the session's access tokens go too.
+      if (auto r = co_await RevokeSession(rotated->grant.session_id, deadline); !r) {
+        co_return Refuse(ServerError(r.error()));
+      }
+      co_return Refuse(InvalidGrant("refresh token already used; its family is revoked"));
+  }
+  const platform::ports::RefreshGrant& grant = rotated->grant;
+  std::optional<store::UserProfile> user;
+  auto done = co_await s.store.Transact(TransactionOptions().ReadOnly().Deadline(deadline),
+                                        [&](SqlTransaction& tx) -> Awaitable<void> {
+                                          auto found = co_await store::FindUser(tx, grant.user_id);
+                                          if (!found) co_return std::unexpected(found.error());
+                                          user = std::move(*found);
+                                          co_return Result<void>();
+                                        });
   if (!done) co_return Refuse(ServerError(done.error()));
-  if (!reused_session.empty()) {
-    if (auto r = co_await RevokeSession(reused_session, deadline); !r) {
+  if (!user) {
+    if (auto r = co_await s.families->RevokeFamily(grant.family_id, deadline); !r) {
       co_return Refuse(ServerError(r.error()));
     }
+    co_return Refuse(InvalidGrant("the user no longer exists"));
   }
-  if (refused) co_return Refuse(std::move(*refused));
+  Grant g;
+  g.user_id = grant.user_id;
+  g.client_id = grant.client_id;
+  g.scope = grant.scope;
+  g.session_id = grant.session_id;
+  g.auth_time_ms = grant.auth_time_ms;
+  g.email = user->email;
+  g.name = user->name;
+  g.refresh_token = std::move(next);
   auto key = s.Signer(now);
   if (!key) co_return Refuse(OAuthError{503, "temporarily_unavailable", "no signing key"});
   auto minted = Mint(*key, settings_, g, now, s.ids.Next());
@@ -961,6 +958,9 @@ Awaitable<std::string> OidcIssuer::EndSession(EndSessionRequest request, Deadlin
           co_return co_await store::EndSession(tx, session_id, now);
         });
     if (!done) co_return std::unexpected(done.error());
+    // Its refresh tokens (the token store), then its access tokens (every process's list).
+    if (auto r = co_await s.families->RevokeSession(session_id, deadline); !r)
+      co_return std::unexpected(r.error());
     if (auto r = co_await RevokeSession(session_id, deadline); !r)
       co_return std::unexpected(r.error());
   }
@@ -969,6 +969,10 @@ Awaitable<std::string> OidcIssuer::EndSession(EndSessionRequest request, Deadlin
 
 void OidcIssuer::SetRevocations(platform::ports::TokenStore* tokens) {
   impl_->revocations = tokens;
+}
+
+void OidcIssuer::SetRefreshFamilies(platform::ports::RefreshFamilies* families) {
+  impl_->families = families != nullptr ? families : &impl_->sql_families;
 }
 
 Awaitable<void> OidcIssuer::RevokeSession(std::string session_id, Deadline deadline) {

@@ -185,6 +185,9 @@ class OidcIssuer {
   // Where sessions ended here are recorded so that every process refuses their access tokens
   // (sign-out, a reused refresh token). Before serving; null: not recorded.
   void SetRevocations(platform::ports::TokenStore* tokens);
+  // Where refresh tokens and their families live (the token store port, ADR 0026). Before
+  // serving; null (the default): identity's own SQL tables (store::SqlRefreshFamilies).
+  void SetRefreshFamilies(platform::ports::RefreshFamilies* families);
 
   struct Impl;
 

@@ -194,9 +194,14 @@ Awaitable<std::optional<SessionRow>> FindSessionById(SqlTransaction& tx, const s
 
 Awaitable<void> EndSession(SqlTransaction& tx, const std::string& session_id, std::int64_t now_ms) {
   SqlParams p{now_ms, session_id};
-  auto ended = co_await tx.Execute(
-      "UPDATE oidc_sessions SET ended_at_ms = $1 WHERE id = $2 AND ended_at_ms IS NULL", p);
-  if (!ended) co_return std::unexpected(ended.error());
+  co_return platform::ports::Void(co_await tx.Execute(
+      "UPDATE oidc_sessions SET ended_at_ms = $1 WHERE id = $2 AND ended_at_ms IS NULL",
+      std::move(p)));
+}
+
+Awaitable<void> RevokeSessionRefreshTokens(SqlTransaction& tx, const std::string& session_id,
+                                           std::int64_t now_ms) {
+  SqlParams p{now_ms, session_id};
   co_return platform::ports::Void(
       co_await tx.Execute("UPDATE oidc_refresh_tokens SET revoked_at_ms = $1 "
                           "WHERE session_id = $2 AND revoked_at_ms IS NULL",

@@ -48,7 +48,8 @@ struct SessionRow {
                                                                const std::string& token_sha256);
 [[nodiscard]] Awaitable<std::optional<SessionRow>> FindSessionById(SqlTransaction& tx,
                                                                    const std::string& id);
-// Ends the session (if still open) and revokes its refresh tokens.
+// Ends the session (if still open). Its refresh tokens are revoked through the token store
+// (RefreshFamilies::RevokeSession; SqlRefreshFamilies calls RevokeSessionRefreshTokens).
 [[nodiscard]] Awaitable<void> EndSession(SqlTransaction& tx, const std::string& session_id,
                                          std::int64_t now_ms);
 
@@ -101,5 +102,10 @@ struct RefreshTokenRow {
 [[nodiscard]] Awaitable<std::int64_t> RevokeRefreshFamily(SqlTransaction& tx,
                                                           const std::string& family_id,
                                                           std::int64_t now_ms);
+
+// Revokes every token of the session that is not revoked yet.
+[[nodiscard]] Awaitable<void> RevokeSessionRefreshTokens(SqlTransaction& tx,
+                                                         const std::string& session_id,
+                                                         std::int64_t now_ms);
 
 }  // namespace trellis::identity::store

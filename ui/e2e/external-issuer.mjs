@@ -4,114 +4,34 @@
 // to the provider's login form; back in the app, an org and a project are created through the
 // UI. `node e2e/external-issuer.mjs` from ui/; bounded to 3 minutes, both servers always
 // stopped. The screenshot external-issuer.png goes to $UI_ARTIFACTS_DIR (default
-// ui/test-results/).
+// ui/test-results/). The server, browser and runner come from support.mjs.
 //
 //   TRELLIS_BIN        the binary (default ../build/release/cmd/trellis/trellis)
 //   UI_ARTIFACTS_DIR   where screenshots go
 //   CHROMIUM           the browser (default /usr/bin/chromium)
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
 import { expect } from './expect.mjs';
+import {
+  freePort,
+  kArtifacts,
+  kE2eDir,
+  launchChromium,
+  log,
+  requireInputs,
+  runMain,
+  startProcess,
+  startTrellis,
+  tail,
+  tempDir,
+} from './support.mjs';
 
-const kE2eDir = dirname(fileURLToPath(import.meta.url));
-const kUiDir = resolve(kE2eDir, '..');
-const kDist = join(kUiDir, 'dist');
-const kBin = resolve(kUiDir, process.env.TRELLIS_BIN ?? '../build/release/cmd/trellis/trellis');
-const kArtifacts = resolve(kUiDir, process.env.UI_ARTIFACTS_DIR ?? 'test-results');
-const kChromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const kRunTimeoutMs = 3 * 60 * 1000;
-const kStepTimeoutMs = 15_000;
+const kTailLines = 40;
 const kClientId = 'trellis-web';
 const kScope = 'openid profile email';
-
-const cleanups = [];
-let finished = false;
-// Server process groups still running; killed on any exit, even one without cleanup.
-const servers = new Set();
-const tempDirs = new Set();
-process.on('exit', () => {
-  for (const pid of servers) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function log(message) {
-  process.stdout.write(`e2e: ${message}\n`);
-}
-
-function tempDir(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function tail(path, lines = 40) {
-  try {
-    return readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-async function cleanup() {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop();
-    try {
-      await fn();
-    } catch (e) {
-      log(`cleanup: ${e instanceof Error ? e.message : e}`);
-    }
-  }
-}
-
-async function fail(message) {
-  if (finished) return;
-  finished = true;
-  process.stderr.write(`e2e: FAILED: ${message}\n`);
-  await cleanup();
-  process.exit(1);
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-// Starts a server in its own process group, stopped (TERM, then KILL after 5 s) on cleanup.
-function startProcess(command, args, options) {
-  const child = spawn(command, args, { ...options, detached: true });
-  servers.add(child.pid);
-  child.on('exit', () => servers.delete(child.pid));
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    process.kill(-child.pid, 'SIGTERM');
-    for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i += 1) {
-      await sleep(100);
-    }
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
-  });
-  return child;
-}
 
 async function startProvider(trellisOrigin, logDir) {
   const logPath = join(logDir, 'provider.log');
@@ -124,7 +44,7 @@ async function startProvider(trellisOrigin, logDir) {
     const timer = setTimeout(() => reject(new Error('the provider did not start in 15 s')), 15_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the provider exited with ${code}; its log:\n${tail(logPath)}`));
+      reject(new Error(`the provider exited with ${code}; its log:\n${tail(logPath, kTailLines)}`));
     });
     createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(timer);
@@ -135,60 +55,30 @@ async function startProvider(trellisOrigin, logDir) {
   return { issuer, logPath };
 }
 
-async function startTrellis(port, issuer, dataDir) {
-  const logPath = join(dataDir, 'trellis.log');
-  // A hermetic server: none of the caller's TRELLIS_* variables (trellis refuses unknown ones,
-  // such as TRELLIS_BIN), only these.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('TRELLIS_')),
-  );
-  Object.assign(env, {
-    TRELLIS_HTTP_PORT: String(port),
-    TRELLIS_DATA_DIR: join(dataDir, 'data'),
-    TRELLIS_UI_DIR: kDist,
-    TRELLIS_AUTH_BUILTIN_ISSUER: 'false',
-    TRELLIS_AUTH_EXTERNAL_ISSUERS: issuer,
-    TRELLIS_UI_OIDC_AUTHORITY: issuer,
-    TRELLIS_UI_OIDC_CLIENT_ID: kClientId,
-    TRELLIS_UI_OIDC_SCOPE: kScope,
-  });
-  mkdirSync(env.TRELLIS_DATA_DIR, { recursive: true });
-  const out = openSync(logPath, 'a');
-  const child = startProcess(kBin, ['serve'], { cwd: dataDir, env, stdio: ['ignore', out, out] });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(`trellis exited with ${child.exitCode}; its log:\n${tail(logPath)}`);
-    }
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { base, logPath };
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`trellis was not ready within 30 s; its log:\n${tail(logPath)}`);
-}
-
 async function main() {
-  if (!existsSync(join(kDist, 'index.html'))) {
-    throw new Error(`${kDist}/index.html is missing: run npm run build first`);
-  }
-  if (!existsSync(kBin))
-    throw new Error(`no trellis binary at ${kBin}: build it, or set TRELLIS_BIN`);
-  if (!existsSync(kChromium)) throw new Error(`no browser at ${kChromium}: set CHROMIUM`);
-  mkdirSync(kArtifacts, { recursive: true });
+  requireInputs();
 
   const workDir = tempDir('trellis-ui-external-');
   const trellisPort = await freePort();
   const trellisOrigin = `http://127.0.0.1:${trellisPort}`;
   const provider = await startProvider(trellisOrigin, workDir);
   log(`oidc-provider at ${provider.issuer}`);
-  const trellis = await startTrellis(trellisPort, provider.issuer, workDir);
+  const trellis = await startTrellis({
+    port: trellisPort,
+    dataDir: workDir,
+    env: {
+      TRELLIS_AUTH_BUILTIN_ISSUER: 'false',
+      TRELLIS_AUTH_EXTERNAL_ISSUERS: provider.issuer,
+      TRELLIS_UI_OIDC_AUTHORITY: provider.issuer,
+      TRELLIS_UI_OIDC_CLIENT_ID: kClientId,
+      TRELLIS_UI_OIDC_SCOPE: kScope,
+    },
+    tailLines: kTailLines,
+  });
   log(`trellis at ${trellis.base}, built-in issuer off, signing in with ${provider.issuer}`);
   const logs = () =>
-    `\n--- trellis log:\n${tail(trellis.logPath)}\n--- provider log:\n${tail(provider.logPath)}`;
+    `\n--- trellis log:\n${tail(trellis.logPath, kTailLines)}` +
+    `\n--- provider log:\n${tail(provider.logPath, kTailLines)}`;
 
   const config = await (await fetch(`${trellis.base}/ui-config.json`)).json();
   if (config.authority !== provider.issuer || config.client_id !== kClientId) {
@@ -198,30 +88,13 @@ async function main() {
     throw new Error('the built-in issuer still answers discovery');
   }
 
-  const profile = tempDir('trellis-ui-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: kChromium,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  cleanups.push(() => context.close());
-  context.setDefaultTimeout(kStepTimeoutMs);
+  const { context, page } = await launchChromium();
   // Loopback only: the provider's development pages link a web font, which is refused here.
   await context.route('**/*', (route) => {
     const { hostname } = new URL(route.request().url());
     if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
     return route.abort('blockedbyclient');
   });
-  const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(`uncaught ${e.message}`));
   page.on('response', (r) => {
@@ -330,24 +203,4 @@ async function main() {
   if (errors.length > 0) throw new Error(`uncaught errors in the page:\n${errors.join('\n')}`);
 }
 
-process.on('SIGINT', () => void fail('interrupted'));
-process.on('SIGTERM', () => void fail('terminated'));
-process.on('SIGHUP', () => void fail('hung up'));
-const started = Date.now();
-const timer = setTimeout(
-  () => void fail(`the run took over ${kRunTimeoutMs / 1000} s`),
-  kRunTimeoutMs,
-);
-
-main()
-  .then(async () => {
-    clearTimeout(timer);
-    finished = true;
-    await cleanup();
-    log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    process.exit(0);
-  })
-  .catch(async (e) => {
-    clearTimeout(timer);
-    await fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  });
+runMain(main, { timeoutMs: kRunTimeoutMs });

@@ -221,11 +221,22 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
   // Keys: the namespaces' generations (each once), then the entries the near cache lacks.
   std::vector<std::string> keys;
   std::vector<std::size_t> gen_index(refs.size());
-  std::unordered_map<std::string, std::size_t> ns_index;
+  keys.reserve(2 * refs.size());
   for (std::size_t i = 0; i < refs.size(); ++i) {
-    auto [it, added] = ns_index.emplace(refs[i].ns, keys.size());
-    if (added) keys.push_back(GenerationKey(refs[i].ns));
-    gen_index[i] = it->second;
+    // A request reads a handful of entries: a scan of the earlier refs beats a hash map.
+    std::size_t same = i;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (refs[j].ns == refs[i].ns) {
+        same = j;
+        break;
+      }
+    }
+    if (same == i) {
+      gen_index[i] = keys.size();
+      keys.push_back(GenerationKey(refs[i].ns));
+    } else {
+      gen_index[i] = gen_index[same];
+    }
   }
   std::vector<std::string> entry_keys(refs.size());
   std::vector<std::shared_ptr<const std::string>> near(refs.size());
@@ -248,11 +259,10 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& generation = (*values)[gen_index[i]];
     if (generation) slots[i].generation = *generation;
-    std::shared_ptr<const std::string> stored = near[i];
-    bool from_near = stored != nullptr;
-    if (!stored && entry_index[i] != SIZE_MAX && (*values)[entry_index[i]]) {
-      stored = std::make_shared<const std::string>(std::move(*(*values)[entry_index[i]]));
-    }
+    std::optional<std::string>* fetched = entry_index[i] != SIZE_MAX && (*values)[entry_index[i]]
+                                              ? &(*values)[entry_index[i]]
+                                              : nullptr;
+    const std::string* stored = near[i] ? near[i].get() : (fetched ? &**fetched : nullptr);
     if (generation && stored) {
       if (auto d = Decode(*stored); d && d->generation == *generation) {
         if (d->expiry_ms <= WallMs(clock_)) {
@@ -261,12 +271,21 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
           early_refreshes_.Inc();
         } else {
           hits_.Inc();
-          if (from_near) {
+          const std::size_t value_at = d->value_at;
+          if (near[i]) {
             near_hits_.Inc();
+            slots[i].value = near[i]->substr(value_at);
+          } else if (near_) {
+            auto shared = std::make_shared<const std::string>(std::move(**fetched));
+            slots[i].value = shared->substr(value_at);
+            NearPut(entry_keys[i], std::move(shared));
           } else {
-            NearPut(entry_keys[i], stored);
+            // The adapter's copy becomes the value: its head is cut off in place, so a large
+            // entry (a 27 KB task page) is not copied into a new buffer on every hit.
+            std::string& value = **fetched;
+            value.erase(0, value_at);
+            slots[i].value = std::move(value);
           }
-          slots[i].value = stored->substr(d->value_at);
           continue;
         }
       }

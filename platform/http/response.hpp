@@ -4,6 +4,7 @@
 //   co_return Response::Json(200, R"({"ok":true})").With("Cache-Control", "no-store");
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,8 +25,26 @@ struct Response {
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // More body, sent after `body` in the same gathered write without being copied into it: a
+  // large piece the handler already owns (a cached page's items) between a small prefix in
+  // `body` and a suffix. Content-Length counts every piece. Middleware sees `body` alone, so
+  // only responses that no middleware reads or stores (GET lists) use it; FullBody() joins.
+  std::vector<std::string> body_more;
   std::shared_ptr<SseChannel> events;  // set: stream events instead of a body
   bool close = false;                  // close the connection after this response
+
+  [[nodiscard]] std::size_t BodySize() const {
+    std::size_t n = body.size();
+    for (const auto& piece : body_more) n += piece.size();
+    return n;
+  }
+  [[nodiscard]] std::string FullBody() const {
+    std::string out;
+    out.reserve(BodySize());
+    out += body;
+    for (const auto& piece : body_more) out += piece;
+    return out;
+  }
 
   static Response Text(int status, std::string body, std::string content_type = kTextPlain) {
     Response r;

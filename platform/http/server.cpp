@@ -553,10 +553,21 @@ struct Server::Impl {
                                      .head_request = req.method == Method::kHead});
       Enter(conn, Phase::kWriting, Now() + settings.write_timeout);
       const bool send_body = req.method != Method::kHead && !resp.events;
-      std::array<asio::const_buffer, 2> out{
-          asio::buffer(head),
-          asio::buffer(send_body ? std::string_view(resp.body) : std::string_view())};
-      co_await asio::async_write(conn.socket, out, asio::redirect_error(asio::use_awaitable, ec));
+      if (send_body && !resp.body_more.empty()) {
+        // Head and every piece of the body in one gathered write.
+        std::vector<asio::const_buffer> pieces;
+        pieces.reserve(2 + resp.body_more.size());
+        pieces.push_back(asio::buffer(head));
+        pieces.push_back(asio::buffer(resp.body));
+        for (const auto& piece : resp.body_more) pieces.push_back(asio::buffer(piece));
+        co_await asio::async_write(conn.socket, pieces,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        std::array<asio::const_buffer, 2> out{
+            asio::buffer(head),
+            asio::buffer(send_body ? std::string_view(resp.body) : std::string_view())};
+        co_await asio::async_write(conn.socket, out, asio::redirect_error(asio::use_awaitable, ec));
+      }
       Record(metrics, req, resp.status, received, remote);
       ++conn.responses;
       if (ec) break;

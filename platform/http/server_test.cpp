@@ -573,6 +573,40 @@ TEST(ServerRouting, HeadOnGetRouteHasLengthButNoBody) {
   EXPECT_EQ(c.Pending(), "");
 }
 
+// A body in pieces (Response::body_more) goes out whole, in order, counted in Content-Length;
+// a HEAD gets the length and no piece.
+TEST(ServerRouting, BodyInPiecesIsSentWholeAndCounted) {
+  const std::string big(40 * 1024, 'x');  // larger than one socket write may take at once
+  TestServer s({}, [&big](Router& r) {
+    r.Add(Method::kGet, "/pieces", [&big](Request&) -> asio::awaitable<Response> {
+      Response res = Response::Json(200, "{\"items\":[");
+      res.body_more.push_back("\"" + big + "\"");
+      res.body_more.push_back("]}");
+      co_return res;
+    });
+  });
+  const std::string expected = "{\"items\":[\"" + big + "\"]}";
+  Client c;
+  ASSERT_TRUE(c.Connect(s.Port()));
+  ASSERT_TRUE(c.Send("HEAD /pieces HTTP/1.1\r\nHost: test\r\n\r\n" + Get("/pieces")));
+  const auto head = c.ReadResponse(/*head_request=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->Header("content-length"), std::to_string(expected.size()));
+  const auto get = c.ReadResponse();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->Header("content-length"), std::to_string(expected.size()));
+  EXPECT_EQ(get->body, expected);
+  EXPECT_EQ(c.Pending(), "");
+}
+
+TEST(ServerResponse, FullBodyJoinsThePieces) {
+  Response res = Response::Text(200, "a");
+  res.body_more = {"bc", "", "d"};
+  EXPECT_EQ(res.BodySize(), 4U);
+  EXPECT_EQ(res.FullBody(), "abcd");
+}
+
 // ===================================================================== fallback handler
 
 // Refuses everything it sees, to show which requests go through the chain.

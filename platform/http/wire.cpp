@@ -94,7 +94,7 @@ void AppendResponseHead(std::string& out, const Response& r, const HeadOptions& 
     AppendHeader(out, "X-Accel-Buffering", "no");
   } else if (!no_body) {
     char len[24];
-    const auto len_end = std::to_chars(len, len + sizeof len, r.body.size()).ptr;
+    const auto len_end = std::to_chars(len, len + sizeof len, r.BodySize()).ptr;
     AppendHeader(out, "Content-Length", std::string_view(len, len_end));
   }
   if (!o.request_id.empty()) AppendHeader(out, "X-Request-Id", o.request_id);

@@ -432,7 +432,14 @@ asio::awaitable<Response> ListTasks(app::WorkApp& work, Request& req) {
   if (!result) co_return Fail(req, result.error());
   std::optional<std::string> next;
   if (result->next) next = rest::EncodeCursor({result->next->key, result->next->id}, bound);
-  co_return Response::Json(200, rest::JoinedListBody(result->items, next));
+  // The list's framing around no items, split at the items' place: the page's items (27 KB
+  // for 50 tasks) then go out as they are, not copied into one body (ADR 0027).
+  std::string framing = rest::JoinedListBody({}, next);
+  const std::size_t items_at = framing.find('[') + 1;
+  Response res = Response::Json(200, framing.substr(0, items_at));
+  res.body_more.push_back(std::move(result->items));
+  res.body_more.push_back(framing.substr(items_at));
+  co_return res;
 }
 
 asio::awaitable<Response> GetTask(app::WorkApp& work, Request& req) {

@@ -45,19 +45,22 @@ std::string NewGeneration() {
   return out;
 }
 
-// An entry's stored form: "<generation> <expiry_ms> <delta_ms>\n<value>". The expiry is wall
+// An entry's stored form: "<value>\n~<generation> <expiry_ms> <delta_ms>". The expiry is wall
 // time (processes on several machines read it) and delta is how long the load took (XFetch).
+// The value comes first so that a hit becomes the value by truncation, never by moving a large
+// page down its buffer. Entries of the older layout ("<generation> ...\n<value>") do not end
+// in a "~" line and read as misses (and are filled again in this layout).
 std::string Encode(const std::string& generation, std::int64_t expiry_ms, std::int64_t delta_ms,
                    const std::string& value) {
   std::string out;
-  out.reserve(generation.size() + 42 + value.size());
+  out.reserve(value.size() + generation.size() + 44);
+  out += value;
+  out += "\n~";
   out += generation;
   out += ' ';
   out += std::to_string(expiry_ms);
   out += ' ';
   out += std::to_string(delta_ms);
-  out += '\n';
-  out += value;
   return out;
 }
 
@@ -65,13 +68,16 @@ struct Decoded {
   std::string_view generation;
   std::int64_t expiry_ms = 0;
   std::int64_t delta_ms = 0;
-  std::size_t value_at = 0;
+  std::size_t value_size = 0;  // the value is stored.substr(0, value_size)
 };
 
 std::optional<Decoded> Decode(std::string_view stored) {
-  const auto nl = stored.find('\n');
-  if (nl == std::string_view::npos) return std::nullopt;
-  const std::string_view head = stored.substr(0, nl);
+  // The trailer has no newline; the value may have any number.
+  const auto nl = stored.rfind('\n');
+  if (nl == std::string_view::npos || nl + 1 >= stored.size() || stored[nl + 1] != '~') {
+    return std::nullopt;
+  }
+  const std::string_view head = stored.substr(nl + 2);
   const auto s1 = head.find(' ');
   const auto s2 = s1 == std::string_view::npos ? s1 : head.find(' ', s1 + 1);
   if (s2 == std::string_view::npos) return std::nullopt;
@@ -85,7 +91,7 @@ std::optional<Decoded> Decode(std::string_view stored) {
       !parse(head.substr(s2 + 1), d.delta_ms)) {
     return std::nullopt;
   }
-  d.value_at = nl + 1;
+  d.value_size = nl;
   return d;
 }
 
@@ -271,19 +277,19 @@ asio::awaitable<std::vector<CacheSlot>> CacheAside::Read(std::vector<CacheRef> r
           early_refreshes_.Inc();
         } else {
           hits_.Inc();
-          const std::size_t value_at = d->value_at;
+          const std::size_t value_size = d->value_size;
           if (near[i]) {
             near_hits_.Inc();
-            slots[i].value = near[i]->substr(value_at);
+            slots[i].value = near[i]->substr(0, value_size);
           } else if (near_) {
             auto shared = std::make_shared<const std::string>(std::move(**fetched));
-            slots[i].value = shared->substr(value_at);
+            slots[i].value = shared->substr(0, value_size);
             NearPut(entry_keys[i], std::move(shared));
           } else {
-            // The adapter's copy becomes the value: its head is cut off in place, so a large
-            // entry (a 27 KB task page) is not copied into a new buffer on every hit.
+            // The adapter's copy becomes the value, its trailer cut off: a large entry (a
+            // 27 KB task page) is neither copied nor moved on a hit.
             std::string& value = **fetched;
-            value.erase(0, value_at);
+            value.resize(value_size);
             slots[i].value = std::move(value);
           }
           continue;

@@ -98,6 +98,41 @@ TEST_F(CacheAsideTest, AMissLoadsAndFillsAndTheNextReadHits) {
       << registry_.Render();
 }
 
+TEST_F(CacheAsideTest, ValuesOfAnyShapeComeBackWhole) {
+  CacheAside cache(memory_, clock_, registry_, "t", Settings());
+  const std::vector<std::string> values = {"", "\n", "a\nb\n", "x\n~g 1 2",
+                                           std::string(40000, 'p')};
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const CacheRef ref("work:o1", "v:" + std::to_string(i));
+    ASSERT_EQ(Get(cache, ref, Value(values[i])), values[i]) << i;
+    ASSERT_EQ(Get(cache, ref, Value("other")), values[i]) << i << ": served from the cache";
+  }
+  EXPECT_EQ(cache.GetStats().hits, values.size());
+}
+
+// Entries written in the layout before the value came first ("<generation> <expiry>
+// <delta>\n<value>", e.g. by an older process sharing Redis) are misses, then filled anew.
+TEST_F(CacheAsideTest, EntriesOfTheOlderLayoutAreMissesAndFilledAgain) {
+  CacheAside cache(memory_, clock_, registry_, "t", Settings());
+  const CacheRef ref("work:o1", "p:old");
+  ASSERT_EQ(Get(cache, ref, Value("v1")), "v1");  // sets the namespace's generation
+  auto generation = RunSync(memory_.Get({"trellis:work:o1:g"}, kForever));
+  ASSERT_TRUE(generation && (*generation)[0]);
+  const std::int64_t far = 4'000'000'000'000;
+  ports::CacheWrite old;
+  old.key = "trellis:work:o1:e:p:old";
+  old.value = *(*generation)[0] + " " + std::to_string(far) + " 5\nstale";
+  old.ttl = std::chrono::seconds(60);
+  std::vector<ports::CacheWrite> writes;
+  writes.push_back(std::move(old));
+  ASSERT_TRUE(RunSync(memory_.Set(std::move(writes), kForever)));
+  int calls = 0;
+  EXPECT_EQ(Get(cache, ref, Value("v2", &calls)), "v2");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Get(cache, ref, Value("v3", &calls)), "v2") << "refilled in the current layout";
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(CacheAsideTest, OneRoundTripReadsEveryEntryOfSeveralNamespaces) {
   CacheAside cache(memory_, clock_, registry_, "t", Settings());
   const CacheRef a("members:o1", "u1");

@@ -455,7 +455,7 @@ Awaitable<RenderedTaskPage> WorkApp::ListTaskPage(const core::Principal& who,
   auto text = co_await caching_.cache->Load(std::move(read.ref), std::move(read.slot),
                                             call.deadline, std::move(load));
   if (!text) co_return std::unexpected(text.error());
-  if (auto page = RenderedTaskPage::Parse(*text)) co_return std::move(*page);
+  if (auto page = RenderedTaskPage::Parse(std::move(*text))) co_return std::move(*page);
   co_return core::Fail(ErrorCode::kInternal, "unexpected cached value", "task page entry");
 }
 

@@ -99,7 +99,7 @@ std::optional<std::string> Take(const std::string& text, std::size_t& at, char n
 
 }  // namespace
 
-std::optional<RenderedTaskPage> RenderedTaskPage::Parse(const std::string& text) {
+std::optional<RenderedTaskPage> RenderedTaskPage::Parse(std::string text) {
   RenderedTaskPage page;
   std::size_t at = 0;
   if (!text.empty() && text[0] == '-') {
@@ -111,7 +111,8 @@ std::optional<RenderedTaskPage> RenderedTaskPage::Parse(const std::string& text)
     page.next = store::Position{std::move(*key), std::move(*id)};
   }
   if (at >= text.size() || text[at] != '\n') return std::nullopt;
-  page.items = text.substr(at + 1);
+  text.erase(0, at + 1);
+  page.items = std::move(text);
   return page;
 }
 

@@ -31,7 +31,8 @@ RevocationList::~RevocationList() = default;
 bool RevocationList::IsRevoked(std::string_view session_id) const {
   if (session_id.empty()) return false;
   std::lock_guard lock(mu_);
-  const auto it = revoked_.find(std::string(session_id));
+  if (revoked_.empty()) return false;
+  const auto it = revoked_.find(session_id);
   return it != revoked_.end() && it->second > clock_.Now();
 }
 

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,7 +57,13 @@ class RevocationList {
   mutable std::mutex mu_;
   std::shared_ptr<void> wake_;  // Run()'s timer, to cut its sleep short on Stop(); guarded by mu_
   std::string cursor_;          // guarded by mu_
-  std::unordered_map<std::string, core::Clock::WallTime> revoked_;  // guarded by mu_
+  // Looked up by string_view without a copy (IsRevoked runs on every authenticated request).
+  struct SidHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, core::Clock::WallTime, SidHash, std::equal_to<>>
+      revoked_;  // guarded by mu_
 };
 
 }  // namespace trellis::platform::auth

@@ -205,8 +205,31 @@ std::string EncodeCursor(const std::vector<std::string>& position, std::string_v
     PutVarint(payload, part.size());
     payload.append(part);
   }
-  payload.append(Mac(binding, payload));
-  return Base64UrlEncode(payload);
+  // The last cursor this thread minted, by key generation, binding and payload: a hot first page
+  // (served from the cache) asks for the same next cursor on every request, and the HMAC was
+  // ~3.5% of a cached task-list request (issue 3 profile). The generation is read before the
+  // MAC, so a key changed meanwhile only makes the next call compute afresh.
+  struct LastCursor {
+    std::uint64_t generation = 0;
+    bool set = false;
+    std::string binding;
+    std::string payload;
+    std::string cursor;
+  };
+  thread_local LastCursor last;
+  const std::uint64_t generation = g_key_generation.load();
+  if (last.set && last.generation == generation && last.binding == binding &&
+      last.payload == payload) {
+    return last.cursor;
+  }
+  std::string signed_payload = payload;
+  signed_payload.append(Mac(binding, payload));
+  last.cursor = Base64UrlEncode(signed_payload);
+  last.generation = generation;
+  last.binding.assign(binding);
+  last.payload = std::move(payload);
+  last.set = true;
+  return last.cursor;
 }
 
 core::Result<std::vector<std::string>> DecodeCursor(std::string_view cursor,

@@ -121,6 +121,20 @@ TEST_F(PaginationTest, AnotherKeyInvalidatesCursors) {
   EXPECT_FALSE(DecodeCursor(cursor, "b").has_value());
 }
 
+TEST_F(PaginationTest, TheSameCursorAgainUnderANewKeyIsSignedWithTheNewKey) {
+  // Each thread remembers the last cursor it minted; a new key must not be answered from it.
+  const std::string first = EncodeCursor({"7"}, "b");
+  EXPECT_EQ(EncodeCursor({"7"}, "b"), first);
+  EXPECT_NE(EncodeCursor({"7"}, "other"), first);
+  EXPECT_NE(EncodeCursor({"8"}, "b"), first);
+  SetCursorKey("another-key");
+  const std::string again = EncodeCursor({"7"}, "b");
+  EXPECT_NE(again, first);
+  ASSERT_TRUE(DecodeCursor(again, "b").has_value());
+  EXPECT_EQ(DecodeCursor(again, "b")->at(0), "7");
+  EXPECT_FALSE(DecodeCursor(first, "b").has_value());
+}
+
 TEST_F(PaginationTest, ListBodyShape) {
   auto last = boost::json::parse(ListBody({R"({"id":"a"})", R"({"id":"b"})"}, std::nullopt));
   EXPECT_EQ(last.at("items").as_array().size(), 2u);

@@ -315,13 +315,15 @@ boost::asio::awaitable<http::Response> Idempotency::Run(std::shared_ptr<const ht
   const auto finish_deadline = clock_.Monotonic() + kFinishBudget;
   core::Result<void> finished;
   if (keep) {
+    // The whole body as the client received it, pieces sent after `body` included.
+    const std::string joined = resp.body_more.empty() ? std::string() : resp.FullBody();
     SqlParams p{scope,
                 key,
                 token,
                 static_cast<std::int64_t>(resp.status),
                 resp.content_type,
                 HeadersJson(resp, settings_.replay_headers),
-                ToBlob(resp.body),
+                ToBlob(resp.body_more.empty() ? std::string_view(resp.body) : joined),
                 done_at + settings_.ttl.count()};
     finished = co_await store_.Transact(
         TransactionOptions().Deadline(finish_deadline),

@@ -152,6 +152,26 @@ TEST_F(IdempotencyTest, RepeatReplaysTheFirstResponseByteForByte) {
   EXPECT_FALSE(HeaderOf(again, "X-Not-Replayed"));
 }
 
+TEST_F(IdempotencyTest, ABodySentInPiecesIsStoredAndReplayedWhole) {
+  // Response::body_more: pieces sent after `body` in the same write (ADR 0027).
+  auto h = idem_->Wrap([this](http::Request&) -> boost::asio::awaitable<Response> {
+    ++runs_;
+    Response r = Response::Json(201, R"({"items":[)");
+    r.body_more.push_back(R"({"id":"a"},{"id":"b"})");
+    r.body_more.push_back("]}");
+    co_return r;
+  });
+  Call call;
+  call.Key("k-pieces");
+  Response first = Send(h, call);
+  ASSERT_EQ(first.status, 201);
+  Response again = Send(h, call);
+  EXPECT_EQ(runs_, 1);
+  EXPECT_EQ(HeaderOf(again, "Idempotency-Replayed"), "true");
+  EXPECT_EQ(again.FullBody(), first.FullBody());
+  EXPECT_EQ(again.FullBody(), R"({"items":[{"id":"a"},{"id":"b"}]})");
+}
+
 TEST_F(IdempotencyTest, SameKeyOtherRequestIs422) {
   auto h = idem_->Wrap(Creator());
   Call call;
